@@ -1,0 +1,57 @@
+"""Lockout after repeated failed logins (django-axes), configured by system parameters."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from ibcloud.core.parameters import define
+
+LOCKOUT_LIMIT = define(
+    "accounts.lockout_limit",
+    default=5,
+    kind=int,
+    minimum=1,
+    maximum=100,
+    label=gettext_lazy("Failed logins before the account is locked"),
+)
+LOCKOUT_MINUTES = define(
+    "accounts.lockout_minutes",
+    default=30,
+    kind=int,
+    minimum=1,
+    maximum=60 * 24 * 30,
+    label=gettext_lazy("Minutes a locked account waits before it unlocks by itself"),
+)
+
+
+def failure_limit(request, credentials) -> int:
+    return LOCKOUT_LIMIT.get()
+
+
+def cooloff_time(request=None) -> datetime.timedelta:
+    return datetime.timedelta(minutes=LOCKOUT_MINUTES.get())
+
+
+def lockout_message() -> str:
+    return _(
+        "This account is locked after too many failed logins. Ask an administrator to unlock it, "
+        "or try again in %(minutes)d minutes."
+    ) % {"minutes": LOCKOUT_MINUTES.get()}
+
+
+def lockout_response(request, original_response=None, credentials=None):
+    """Axes calls this when a locked username tries to log in."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"code": "account_locked", "message": lockout_message(), "details": {}}, status=403
+        )
+    from ibcloud.accounts.forms import LoginForm
+
+    form = LoginForm(request, data=request.POST or None)
+    form.add_error(None, lockout_message())
+    return render(request, "accounts/login.html", {"form": form}, status=403)

@@ -1,0 +1,5 @@
+"""Menu entries of the accounts module."""
+
+
+def register() -> None:
+    pass

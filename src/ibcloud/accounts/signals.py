@@ -1,0 +1,1 @@
+"""Login log and audit of authentication events."""

@@ -1,0 +1,294 @@
+"""Background jobs: Huey queues plus a ``Job`` row per run.
+
+Two queues, ``default`` and ``crawl``, each a Huey instance: SQLite files under the data directory
+by default, Redis when ``REDIS_URL`` is set (then many workers on many machines share them).
+
+A module declares a job with :func:`job`; the function receives a :class:`JobContext` first::
+
+    @job(queue="default", retries=3)
+    def deliver(ctx: JobContext, delivery_id: int) -> dict: ...
+
+    deliver.enqueue(42, user=request.user)   # creates the Job row, queues the run, returns the row
+
+The row records status, arguments, progress, log, error and heartbeats; the UI, the API and alerts
+read it. Retries are counted on the row; a run can be cancelled (``request_cancel``) and honours it
+at its next ``ctx.progress`` or ``ctx.check_cancelled`` call. A worker that dies leaves a running
+row whose heartbeat stops: :func:`reap_stale_jobs` marks it failed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import socket
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.dispatch import Signal
+from django.utils import timezone
+from huey import RedisHuey, SqliteHuey, crontab
+from huey.exceptions import RetryTask
+
+logger = logging.getLogger(__name__)
+
+QUEUE_NAMES = ("default", "crawl")
+HEARTBEAT_SECONDS = 15
+STALE_AFTER_SECONDS = int(os.environ.get("IBCLOUD_JOB_STALE_SECONDS", "120"))
+
+#: Sent after a job reaches a final status (succeeded, failed, cancelled); ``job`` is the row.
+job_finished = Signal()
+
+
+def _build_queue(name: str):
+    prefix = settings.IBCLOUD_QUEUE_PREFIX
+    immediate = settings.IBCLOUD_JOBS_IMMEDIATE
+    if settings.REDIS_URL:
+        return RedisHuey(f"{prefix}-{name}", url=settings.REDIS_URL, immediate=immediate)
+    path = settings.DATA_DIR / f"queue-{prefix}-{name}.sqlite3"
+    return SqliteHuey(f"{prefix}-{name}", filename=str(path), immediate=immediate)
+
+
+QUEUES = {name: _build_queue(name) for name in QUEUE_NAMES}
+
+
+def get_queue(name: str):
+    try:
+        return QUEUES[name]
+    except KeyError as exc:
+        raise ValueError(f"Unknown queue {name!r}; known: {', '.join(QUEUE_NAMES)}") from exc
+
+
+class JobCancelled(Exception):
+    """Raised inside a job when someone asked for it to stop."""
+
+
+class JobContext:
+    """Handed to a job function: progress, log lines, cancellation."""
+
+    def __init__(self, job) -> None:
+        self.job = job
+
+    def log(self, line: str) -> None:
+        from ibcloud.core.models import Job
+
+        stamp = timezone.localtime().strftime("%Y-%m-%d %H:%M:%S")
+        self.job.log += f"[{stamp}] {line}\n"
+        Job.objects.filter(pk=self.job.pk).update(log=self.job.log, heartbeat_at=timezone.now())
+
+    def progress(self, percent: float, message: str = "") -> None:
+        """Record progress (0–100) and stop if a cancel was requested."""
+        from ibcloud.core.models import Job
+
+        self.job.progress = max(0, min(100, int(percent)))
+        if message:
+            self.job.message = message[:500]
+        Job.objects.filter(pk=self.job.pk).update(
+            progress=self.job.progress, message=self.job.message, heartbeat_at=timezone.now()
+        )
+        self.check_cancelled()
+
+    def check_cancelled(self) -> None:
+        from ibcloud.core.models import Job
+
+        if Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists():
+            raise JobCancelled()
+
+
+class _Heartbeat(threading.Thread):
+    """Touches the row while the job function runs, so a dead worker is told from a slow job."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(daemon=True, name=f"job-heartbeat-{job_id}")
+        self.job_id = job_id
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        from ibcloud.core.models import Job
+
+        while not self.stopped.wait(HEARTBEAT_SECONDS):
+            try:
+                Job.objects.filter(pk=self.job_id).update(heartbeat_at=timezone.now())
+            except Exception:  # noqa: BLE001 - a missed beat must not kill the job
+                logger.warning("heartbeat of job %s failed", self.job_id, exc_info=True)
+            finally:
+                close_old_connections()
+
+
+def _finish(job, status: str, **fields: Any) -> None:
+    from ibcloud.core.models import Job
+
+    job.status = status
+    job.finished_at = timezone.now()
+    for key, value in fields.items():
+        setattr(job, key, value)
+    job.save()
+    job_finished.send(sender=Job, job=job)
+
+
+def _run(fn: Callable, job_id: int, max_attempts: int, retry_delay: int, queue) -> Any:
+    from ibcloud.core.models import Job
+
+    if not queue.immediate:
+        close_old_connections()
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None or job.is_finished:
+        return None
+    if job.cancel_requested:
+        _finish(job, Job.Status.CANCELLED, message="cancelled before start")
+        return None
+    job.status = Job.Status.RUNNING
+    job.attempts += 1
+    job.started_at = job.started_at or timezone.now()
+    job.heartbeat_at = timezone.now()
+    job.worker = f"{socket.gethostname()}:{os.getpid()}"
+    job.save()
+
+    heartbeat = _Heartbeat(job.pk)
+    heartbeat.start()
+    try:
+        args = job.arguments.get("args", [])
+        kwargs = job.arguments.get("kwargs", {})
+        result = fn(JobContext(job), *args, **kwargs)
+    except JobCancelled:
+        job.refresh_from_db()
+        _finish(job, Job.Status.CANCELLED, message=str(job.message or "cancelled"))
+        return None
+    except Exception as exc:
+        job.refresh_from_db()
+        job.error = traceback.format_exc()[-20000:]
+        job.message = str(exc)[:500] or exc.__class__.__name__
+        if job.attempts < max_attempts:
+            job.status = Job.Status.RETRYING
+            job.save()
+            # Immediate mode (tests, local calls) cannot wait for a delay: retry at once.
+            delay = None if queue.immediate else retry_delay * (2 ** (job.attempts - 1))
+            raise RetryTask(delay=delay) from exc
+        _finish(job, Job.Status.FAILED)
+        logger.warning("job %s failed after %s attempts: %s", job, job.attempts, exc)
+        return None
+    finally:
+        heartbeat.stopped.set()
+        if not queue.immediate:
+            close_old_connections()
+    job.refresh_from_db()
+    _finish(job, Job.Status.SUCCEEDED, result=result, progress=100, error="")
+    return None
+
+
+def job(
+    queue: str = "default",
+    retries: int = 0,
+    retry_delay: int = 30,
+    timeout: int | None = None,
+    name: str | None = None,
+) -> Callable:
+    """Declare ``fn(ctx, *args, **kwargs)`` as a background job; adds ``fn.enqueue``.
+
+    ``retries`` extra attempts follow a failure, ``retry_delay`` seconds apart, doubling each time.
+    ``timeout`` (seconds) stops a run that takes too long; it counts as a failure.
+    Arguments must be JSON-serializable: they are stored on the ``Job`` row.
+    """
+    huey = get_queue(queue)
+
+    def decorator(fn: Callable) -> Callable:
+        task_name = name or f"{fn.__module__}.{fn.__qualname__}"
+
+        @huey.task(name=task_name, timeout=timeout)
+        def run_job(job_id: int) -> Any:
+            return _run(fn, job_id, retries + 1, retry_delay, huey)
+
+        def enqueue(*args: Any, user: Any = None, **kwargs: Any):
+            """Create the Job row and queue the run once the current transaction commits."""
+            from ibcloud.core.models import Job
+
+            row = Job.objects.create(
+                name=task_name,
+                queue=queue,
+                arguments={"args": list(args), "kwargs": kwargs},
+                owner=user if getattr(user, "is_authenticated", False) else None,
+                department_id=getattr(user, "department_id", None),
+            )
+
+            def send() -> None:
+                handle = run_job(row.pk)
+                task_id = getattr(handle, "id", "") or ""
+                Job.objects.filter(pk=row.pk, task_id="").update(task_id=task_id)
+
+            transaction.on_commit(send)
+            return row
+
+        fn.enqueue = enqueue
+        fn.task = run_job
+        fn.job_name = task_name
+        return fn
+
+    return decorator
+
+
+def periodic_job(schedule: crontab, name: str | None = None, record: bool = True) -> Callable:
+    """Run ``fn(ctx)`` on the default queue's scheduler.
+
+    Each run gets a Job row; ``record=False`` is for frequent housekeeping whose runs would only
+    bury the interesting rows (such a function receives ``None`` for ``ctx``).
+    """
+    huey = get_queue("default")
+
+    def decorator(fn: Callable) -> Callable:
+        task_name = name or f"{fn.__module__}.{fn.__qualname__}"
+
+        @huey.periodic_task(schedule, name=task_name)
+        @huey.lock_task(f"periodic:{task_name}")
+        def run_periodic() -> None:
+            from ibcloud.core.models import Job
+
+            close_old_connections()
+            if not record:
+                fn(None)
+                return
+            row = Job.objects.create(name=task_name, queue="default")
+            _run(fn, row.pk, 1, 0, huey)
+
+        fn.task = run_periodic
+        fn.job_name = task_name
+        return fn
+
+    return decorator
+
+
+def request_cancel(job) -> None:
+    """Ask a job to stop: a pending one is cancelled at once, a running one at its next check."""
+    from ibcloud.core.models import Job
+
+    if job.is_finished:
+        return
+    Job.objects.filter(pk=job.pk).update(cancel_requested=True)
+    job.cancel_requested = True
+    if job.status == Job.Status.PENDING:
+        if job.task_id:
+            get_queue(job.queue).revoke_by_id(job.task_id)
+        _finish(job, Job.Status.CANCELLED, message="cancelled before start")
+
+
+def reap_stale_jobs(now: datetime.datetime | None = None) -> int:
+    """Mark running jobs whose heartbeat stopped as failed; returns how many."""
+    from ibcloud.core.models import Job
+
+    now = now or timezone.now()
+    cutoff = now - datetime.timedelta(seconds=STALE_AFTER_SECONDS)
+    # Only running rows beat; a retrying row waits for its delay without a worker.
+    stale = Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=cutoff)
+    count = 0
+    for row in stale:
+        _finish(
+            row,
+            Job.Status.FAILED,
+            message="worker stopped sending heartbeats",
+            error=f"No heartbeat since {row.heartbeat_at.isoformat()}; worker {row.worker} lost.",
+        )
+        count += 1
+    return count

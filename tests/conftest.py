@@ -1,0 +1,86 @@
+"""What every test needs: jobs run in-process, an organisation with users of each reach."""
+
+from dataclasses import dataclass
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from ibcloud.core.jobs import QUEUES
+from tests.factories import DepartmentFactory, RoleFactory, UserFactory, token_for
+
+
+@pytest.fixture(autouse=True)
+def _jobs_run_in_process():
+    """Jobs run at once inside the test; worker tests start real workers themselves."""
+    for queue in QUEUES.values():
+        queue.immediate = True
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@dataclass
+class Org:
+    """Two departments with a sub-department under A, and users of every data scope."""
+
+    dept_a: object
+    dept_a1: object
+    dept_b: object
+    admin: object  # superuser
+    all_user: object  # role scope: all
+    dept_and_below_user: object  # in A, scope: A and sub-departments
+    dept_user: object  # in A, scope: own department
+    self_user: object  # in A, scope: own records
+    custom_user: object  # in A, scope: chosen departments = B
+    b_user: object  # in B, scope: own department
+
+
+def make_org(perms: list[str]) -> Org:
+    """Build the organisation; every role holds ``perms`` and differs only in data scope."""
+    dept_a = DepartmentFactory(name="投资银行一部", code="a")
+    dept_a1 = DepartmentFactory(name="并购组", code="a1", parent=dept_a)
+    dept_b = DepartmentFactory(name="投资银行二部", code="b")
+    dept_a.refresh_from_db()
+
+    def user(username, department, scope, departments=()):
+        role = RoleFactory(
+            code=f"role-{username}", data_scope=scope, perms=perms, departments=list(departments)
+        )
+        return UserFactory(username=username, department=department, roles=[role])
+
+    return Org(
+        dept_a=dept_a,
+        dept_a1=dept_a1,
+        dept_b=dept_b,
+        admin=UserFactory(username="admin", is_superuser=True, is_staff=True),
+        all_user=user("all_user", dept_a, "all"),
+        dept_and_below_user=user("below_user", dept_a, "dept_and_below"),
+        dept_user=user("dept_user", dept_a, "dept"),
+        self_user=user("self_user", dept_a, "self"),
+        custom_user=user("custom_user", dept_a, "custom", [dept_b]),
+        b_user=user("b_user", dept_b, "dept"),
+    )
+
+
+@pytest.fixture
+def api():
+    """An API client; ``api.as_user(user)`` authenticates it with a fresh token."""
+    client = APIClient()
+
+    def as_user(user):
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
+        return client
+
+    client.as_user = as_user
+    return client
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="root", is_superuser=True, is_staff=True)
