@@ -3,14 +3,16 @@
 from django.urls import include, path
 
 from ibcloud.accounts.api import router as accounts_router
+from ibcloud.accounts.auth_api import router as auth_router
 from ibcloud.audit.api import router as audit_router
 from ibcloud.core.api_views import router as core_router
 from ibcloud.notify.api import router as notify_router
 
 urlpatterns = [
-    path("", include("ibcloud.accounts.api_auth_urls")),
+    path("auth/", include("ibcloud.accounts.api_auth_urls")),
     path("system/", include(core_router.urls)),
     path("accounts/", include(accounts_router.urls)),
+    path("accounts/", include(auth_router.urls)),
     path("audit/", include(audit_router.urls)),
     path("notify/", include(notify_router.urls)),
 ]

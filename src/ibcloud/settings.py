@@ -106,6 +106,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "ibcloud.core.context_processors.shell",
+                "ibcloud.notify.context_processors.notifications",
             ],
         },
     }

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime
 
+from axes.models import AccessAttempt
+from axes.utils import reset
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -50,8 +53,23 @@ def lockout_response(request, original_response=None, credentials=None):
         return JsonResponse(
             {"code": "account_locked", "message": lockout_message(), "details": {}}, status=403
         )
-    from ibcloud.accounts.forms import LoginForm
+    from ibcloud.accounts.auth_forms import LoginForm
 
     form = LoginForm(request, data=request.POST or None)
     form.add_error(None, lockout_message())
     return render(request, "accounts/login.html", {"form": form}, status=403)
+
+
+def is_locked(user) -> bool:
+    """Whether ``user``'s username is locked out now (cool-down not yet over)."""
+    since = timezone.now() - cooloff_time()
+    return AccessAttempt.objects.filter(
+        username=user.get_username(),
+        failures_since_start__gte=LOCKOUT_LIMIT.get(),
+        attempt_time__gte=since,
+    ).exists()
+
+
+def unlock(user) -> int:
+    """Lift the lockout of ``user`` (and forget their failed attempts); returns rows removed."""
+    return reset(username=user.get_username())

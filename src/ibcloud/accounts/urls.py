@@ -1,19 +1,7 @@
-from django.contrib.auth import views as auth_views
-from django.urls import path
+"""UI of account management (users, departments, roles) plus the authentication pages."""
 
-from ibcloud.accounts.forms import LoginForm
+from ibcloud.accounts.auth_urls import urlpatterns as auth_urlpatterns
 
 app_name = "accounts"
 
-urlpatterns = [
-    path(
-        "login/",
-        auth_views.LoginView.as_view(
-            template_name="accounts/login.html", authentication_form=LoginForm
-        ),
-        name="login",
-    ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("profile/", auth_views.PasswordChangeView.as_view(), name="profile"),
-    path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
-]
+urlpatterns = [*auth_urlpatterns]

@@ -1,0 +1,5 @@
+"""Unread count for the bell in the page header."""
+
+
+def notifications(request) -> dict:
+    return {}
