@@ -5,8 +5,8 @@ A module declares what it reads::
     LOCKOUT_LIMIT = define("accounts.lockout_limit", default=5, kind=int, minimum=1, maximum=100,
                            label=_("Failed logins before lockout"))
 
-and reads it with ``LOCKOUT_LIMIT.get()`` (or ``get_parameter("accounts.lockout_limit")``). The value
-comes from the cache, then the ``Parameter`` row, then the default; saving through
+and reads it with ``LOCKOUT_LIMIT.get()`` (or ``get_parameter("accounts.lockout_limit")``). The
+value comes from the cache, then the ``Parameter`` row, then the default; saving through
 :func:`set_parameter` validates, stores and clears the cache for every process.
 """
 
