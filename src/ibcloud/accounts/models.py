@@ -150,6 +150,12 @@ class User(AbstractUser):
         ordering = ["username"]
         verbose_name = _("user")
         verbose_name_plural = _("users")
+        permissions = [
+            ("view_online_users", _("Can view online users")),
+            ("force_logout", _("Can force a user to log out")),
+            ("unlock_user", _("Can unlock a locked account")),
+            ("reset_password", _("Can reset another user's password")),
+        ]
 
     def __str__(self) -> str:
         return self.name or self.username
