@@ -32,12 +32,18 @@ ASSETS = [
     ("@tabler/core/dist/css/tabler.min.css", "tabler/tabler.min.css"),
     ("@tabler/core/dist/js/tabler.min.js", "tabler/tabler.min.js"),
     ("@tabler/icons-webfont/dist/tabler-icons.min.css", "tabler-icons/tabler-icons.min.css"),
-    ("@tabler/icons-webfont/dist/fonts/tabler-icons.woff2", "tabler-icons/fonts/tabler-icons.woff2"),
+    (
+        "@tabler/icons-webfont/dist/fonts/tabler-icons.woff2",
+        "tabler-icons/fonts/tabler-icons.woff2",
+    ),
     ("@tabler/icons-webfont/dist/fonts/tabler-icons.woff", "tabler-icons/fonts/tabler-icons.woff"),
     ("@tabler/icons-webfont/dist/fonts/tabler-icons.ttf", "tabler-icons/fonts/tabler-icons.ttf"),
     ("echarts/dist/echarts.min.js", "echarts/echarts.min.js"),
     ("tom-select/dist/js/tom-select.complete.min.js", "tom-select/tom-select.complete.min.js"),
-    ("tom-select/dist/css/tom-select.bootstrap5.min.css", "tom-select/tom-select.bootstrap5.min.css"),
+    (
+        "tom-select/dist/css/tom-select.bootstrap5.min.css",
+        "tom-select/tom-select.bootstrap5.min.css",
+    ),
 ]
 
 
@@ -47,14 +53,43 @@ def run(*args: str | Path, **kwargs) -> None:
 
 
 def install(with_tests: bool) -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - bootstrap runs on whatever python3 is
         sys.exit("Python 3.11 or newer is needed.")
     if not PYTHON.exists():
-        run(sys.executable, "-m", "venv", VENV)
+        create_venv()
     target = ".[test]" if with_tests else "."
-    run(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-        "-c", ROOT / "requirements.lock", "-e", target, cwd=ROOT)
+    run(
+        PYTHON,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "-c",
+        ROOT / "requirements.lock",
+        "-e",
+        target,
+        cwd=ROOT,
+    )
     install_assets()
+
+
+def create_venv() -> None:
+    """Create .venv; Debian/Ubuntu ship venv support in a separate package, installed if missing."""
+    try:
+        run(sys.executable, "-m", "venv", VENV)
+        return
+    except subprocess.CalledProcessError:
+        shutil.rmtree(VENV, ignore_errors=True)
+    apt = shutil.which("apt-get")
+    if WINDOWS or apt is None:
+        sys.exit("Could not create a virtual environment; install Python's venv module.")
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    prefix = [] if os.geteuid() == 0 else ["sudo"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run([*prefix, apt, "update", "-qq"], check=False, env=env)  # noqa: S603
+    run(*prefix, apt, "install", "-y", "-qq", f"python{version}-venv", env=env)
+    run(sys.executable, "-m", "venv", VENV)
 
 
 def install_assets() -> None:

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "ibcloud.accounts",
     "ibcloud.audit",
     "ibcloud.notify",
+    "ibcloud.demo",
 ]
 
 MIDDLEWARE = [
@@ -211,7 +212,7 @@ IBCLOUD_AUDIT_RETENTION_DAYS = int(env("IBCLOUD_AUDIT_RETENTION_DAYS", "365"))
 # --- I18n -----------------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
-LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+LOCALE_PATHS = [Path(env("IBCLOUD_LOCALE_DIR", str(PACKAGE_DIR / "locale")))]
 TIME_ZONE = env("IBCLOUD_TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True

@@ -6,6 +6,7 @@ import datetime
 
 from axes.models import AccessAttempt
 from axes.utils import reset
+from django.db.models import Sum
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -55,19 +56,34 @@ def lockout_response(request, original_response=None, credentials=None):
         )
     from ibcloud.accounts.auth_forms import LoginForm
 
-    form = LoginForm(request, data=request.POST or None)
-    form.add_error(None, lockout_message())
-    return render(request, "accounts/login.html", {"form": form}, status=403)
+    # An unbound form: binding and validating it would call authenticate() a second time and
+    # count (and log) one more failure.
+    username = (credentials or {}).get("username") or request.POST.get("username", "")
+    form = LoginForm(request, initial={"username": username})
+    return render(
+        request,
+        "accounts/login.html",
+        {"form": form, "error_message": lockout_message()},
+        status=403,
+    )
+
+
+def failures(user) -> int:
+    """Failed logins of ``user`` within the cool-down.
+
+    Axes keeps one row per (username, IP, user agent) and, locking on the username, sums them;
+    so does this.
+    """
+    since = timezone.now() - cooloff_time()
+    total = AccessAttempt.objects.filter(
+        username=user.get_username(), attempt_time__gte=since
+    ).aggregate(total=Sum("failures_since_start"))["total"]
+    return total or 0
 
 
 def is_locked(user) -> bool:
     """Whether ``user``'s username is locked out now (cool-down not yet over)."""
-    since = timezone.now() - cooloff_time()
-    return AccessAttempt.objects.filter(
-        username=user.get_username(),
-        failures_since_start__gte=LOCKOUT_LIMIT.get(),
-        attempt_time__gte=since,
-    ).exists()
+    return failures(user) >= LOCKOUT_LIMIT.get()
 
 
 def unlock(user) -> int:

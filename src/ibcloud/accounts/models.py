@@ -8,6 +8,7 @@ import secrets
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, Permission, UserManager
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from treebeard.mp_tree import MP_Node, MP_NodeManager, MP_NodeQuerySet
@@ -71,6 +72,19 @@ class Department(MP_Node):
             Department.objects.filter(path__startswith=self.path).values_list("pk", flat=True)
         )
 
+    def get_absolute_url(self) -> str:
+        # The tree page is the department's home; the anchor scrolls to its row.
+        return f"{reverse('accounts:department_list')}#department-{self.pk}"
+
+    def get_edit_url(self) -> str:
+        return reverse("accounts:department_edit", args=[self.pk])
+
+    def get_delete_url(self) -> str:
+        return reverse("accounts:department_delete", args=[self.pk])
+
+    def get_move_url(self) -> str:
+        return reverse("accounts:department_move", args=[self.pk])
+
 
 class Role(TimeStampedModel):
     """A permission group with a data scope; a user may hold several."""
@@ -105,6 +119,15 @@ class Role(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("accounts:role_detail", args=[self.pk])
+
+    def get_edit_url(self) -> str:
+        return reverse("accounts:role_edit", args=[self.pk])
+
+    def get_delete_url(self) -> str:
+        return reverse("accounts:role_delete", args=[self.pk])
 
     def reach_for(self, user: User) -> DataReach:
         """The rows this role lets ``user`` see."""
@@ -159,6 +182,19 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.name or self.username
+
+    def get_absolute_url(self) -> str:
+        return reverse("accounts:user_detail", args=[self.pk])
+
+    def get_edit_url(self) -> str:
+        return reverse("accounts:user_edit", args=[self.pk])
+
+    def get_delete_url(self) -> str:
+        return reverse("accounts:user_delete", args=[self.pk])
+
+    def forget_data_reach(self) -> None:
+        """Drop the cached reach, e.g. after the department tree or the roles changed."""
+        self._data_reach = None
 
     def data_reach(self) -> DataReach:
         """What this user's active roles reach (OR of all); cached on the instance."""
