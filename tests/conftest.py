@@ -19,6 +19,12 @@ def _jobs_run_in_process():
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Real hashing costs ~0.3 s a user; tests make hundreds. Production keeps PBKDF2."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     cache.clear()
     yield

@@ -88,7 +88,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "auditlog.middleware.AuditlogMiddleware",
+    "ibcloud.audit.middleware.AuditMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -182,6 +182,9 @@ AXES_FAILURE_LIMIT = "ibcloud.accounts.lockout.failure_limit"
 AXES_COOLOFF_TIME = "ibcloud.accounts.lockout.cooloff_time"
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_RESET_ON_SUCCESS = True
+# The cool-down runs from the failure that locked the account; attempts while locked are refused
+# (and logged as "locked") without extending it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "ibcloud.accounts.lockout.lockout_response"
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
 AXES_DISABLE_ACCESS_LOG = True
@@ -191,6 +194,8 @@ AXES_USERNAME_FORM_FIELD = "username"
 
 # --- Audit (django-auditlog) --------------------------------------------------------------------
 AUDITLOG_STORE_JSON_CHANGES = True
+# Our model adds the event code, user agent and the actor's department (for the data scope).
+AUDITLOG_LOGENTRY_MODEL = "audit.AuditEntry"
 # Every model is audited except machine-written records (logs, sessions, job progress), which
 # would drown the changes people make.
 AUDITLOG_INCLUDE_ALL_MODELS = True
@@ -200,12 +205,21 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "user_sessions",
     "axes",
     "auditlog",
+    "audit",
     "core.job",
     "accounts.loginlog",
     "notify.delivery",
     "notify.notification",
 )
-AUDITLOG_EXCLUDE_TRACKING_FIELDS = ("password", "last_login", "session_data", "key_hash")
+# "secret": encrypted fields (core.fields) read back in clear, so they never enter the log.
+AUDITLOG_EXCLUDE_TRACKING_FIELDS = (
+    "password",
+    "last_login",
+    "session_data",
+    "key_hash",
+    "secret",
+    "webhook_url",  # notify.Channel: robot URLs carry their access token
+)
 AUDITLOG_DISABLE_REMOTE_ADDR = False
 IBCLOUD_AUDIT_RETENTION_DAYS = int(env("IBCLOUD_AUDIT_RETENTION_DAYS", "365"))
 
@@ -220,6 +234,9 @@ USE_TZ = True
 # --- Static and uploaded files --------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+# Front-end packages copied from npm at set-up (bootstrap.py) live in static/vendor.
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
+STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns when it is missing; files come from finders
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env("IBCLOUD_MEDIA_DIR", str(DATA_DIR / "media")))
 STORAGES = {

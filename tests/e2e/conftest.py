@@ -34,24 +34,40 @@ def chromium_path() -> str | None:
     return found
 
 
+class Browser:
+    """Headless Chromium, started on first use and closed by ``close()`` or at teardown."""
+
+    def __init__(self, executable: str) -> None:
+        self.executable = executable
+        self._playwright = None
+        self._browser = None
+
+    def new_page(self):
+        from playwright.sync_api import sync_playwright
+
+        if self._playwright is None:
+            self._playwright = sync_playwright().start()
+            self._browser = self._playwright.chromium.launch(
+                executable_path=self.executable, headless=True, args=LAUNCH_ARGS
+            )
+        context = self._browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        return page
+
+    def close(self) -> None:
+        if self._playwright is not None:
+            self._browser.close()
+            self._playwright.stop()
+            self._playwright = None
+
+
 @pytest.fixture
-def browser_page():
-    """A fresh page in headless Chromium; skipped when no Chromium is installed."""
+def browser():
+    """Chromium for the test; skipped when none is installed."""
     executable = chromium_path()
     if executable is None:
         pytest.skip("Chromium not installed (python3 bootstrap.py test installs it)")
-    from playwright.sync_api import sync_playwright
-
-    playwright = sync_playwright().start()
-    browser = playwright.chromium.launch(
-        executable_path=executable, headless=True, args=LAUNCH_ARGS
-    )
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    try:
-        yield page
-    finally:
-        context.close()
-        browser.close()
-        playwright.stop()
+    session = Browser(executable)
+    yield session
+    session.close()

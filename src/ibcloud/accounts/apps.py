@@ -8,6 +8,7 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self) -> None:
-        from ibcloud.accounts import menu, signals  # noqa: F401
+        # lockout and passwords declare system parameters: importing them lists them at once.
+        from ibcloud.accounts import lockout, menu, passwords, signals  # noqa: F401
 
         menu.register()

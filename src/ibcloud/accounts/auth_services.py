@@ -15,6 +15,7 @@ from axes.models import AccessAttempt
 from django.contrib.auth import update_session_auth_hash
 from django.db.models import Max, QuerySet, Sum
 from django.utils import timezone
+from django.utils.functional import empty
 from django.utils.translation import gettext_lazy
 from user_sessions.models import Session
 
@@ -57,6 +58,14 @@ def http_request(request: Any) -> Any:
     request, so both must be the same object.
     """
     return getattr(request, "_request", request)
+
+
+def concrete_user(user: Any) -> Any:
+    """The model instance behind ``request.user`` (a lazy proxy that ``type()`` sees through)."""
+    wrapped = getattr(user, "_wrapped", None)
+    if wrapped is not None and wrapped is not empty:
+        return wrapped
+    return user
 
 
 def channel_of(request: Any) -> str:
@@ -223,6 +232,7 @@ def own_tokens(user: User) -> QuerySet:
 
 def change_password(request: Any, user: User, new_password: str) -> None:
     """Set ``user``'s password (already validated); the current session stays logged in."""
+    user = concrete_user(user)
     user.set_password(new_password)
     user.password_changed_at = timezone.now()
     user.must_change_password = False
@@ -259,8 +269,10 @@ def locked_accounts(viewer: Any, action: str = "view") -> list[LockedAccount]:
     by_username = {row["username"]: row for row in rows}
     if not by_username:
         return []
-    users = reachable_users(viewer, action).filter(username__in=by_username).select_related(
-        "department"
+    users = (
+        reachable_users(viewer, action)
+        .filter(username__in=by_username)
+        .select_related("department")
     )
     return [
         LockedAccount(

@@ -7,6 +7,7 @@ import datetime
 from auditlog.context import auditlog_value
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -61,3 +62,18 @@ class ApiTokenAuthentication(BaseAuthentication):
             last_ip=client_ip(request),
             last_user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
         )
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    """Tells drf-spectacular (and Swagger UI) how to send the token."""
+
+    target_class = ApiTokenAuthentication
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Token <key>`: get a key from POST /api/v1/auth/login/ or the profile.",
+        }

@@ -51,7 +51,8 @@ class Department(MP_Node):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
-    node_order_by = ["name"]
+    # No node_order_by: siblings keep the order they were added in. A name-sorted tree goes out of
+    # order when a department is renamed, and treebeard's sorted inserts then collide on paths.
     objects = DepartmentManager()
     scope_fields = DataScopeFields(department="pk", owner="")
 
@@ -65,7 +66,7 @@ class Department(MP_Node):
     @property
     def full_name(self) -> str:
         """Names from the root down, e.g. 投资银行部 / 并购组."""
-        return " / ".join(node.name for node in [*self.get_ancestors(), self])
+        return " / ".join(node.name for node in [*Department.objects.get_ancestors(self), self])
 
     def subtree_ids(self) -> set[int]:
         return set(
@@ -195,6 +196,8 @@ class User(AbstractUser):
     def forget_data_reach(self) -> None:
         """Drop the cached reach, e.g. after the department tree or the roles changed."""
         self._data_reach = None
+        # A tree move rewrites paths: a cached department would answer with its old subtree.
+        self._state.fields_cache.pop("department", None)
 
     def data_reach(self) -> DataReach:
         """What this user's active roles reach (OR of all); cached on the instance."""

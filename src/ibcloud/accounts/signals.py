@@ -12,7 +12,7 @@ from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
-from ibcloud.accounts.auth_services import failure_reason, record_login_event
+from ibcloud.accounts.auth_services import concrete_user, failure_reason, record_login_event
 from ibcloud.accounts.models import LoginLog, User
 from ibcloud.core.signals import record_sensitive_action
 
@@ -30,6 +30,8 @@ def log_login(sender, request, user, **kwargs) -> None:
 def log_logout(sender, request, user, **kwargs) -> None:
     if user is None:
         return
+    # logout() passes request.user, a lazy proxy; receivers downstream want the model instance.
+    user = concrete_user(user)
     record_login_event(request, LoginLog.Result.LOGOUT, user=user)
     record_sensitive_action(request, "logout", target=user, actor=user, description=str(user))
 

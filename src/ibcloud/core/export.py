@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from ibcloud.core.signals import record_sensitive_action
 
@@ -19,15 +20,19 @@ MAX_ROWS = 200_000
 
 
 def safe_cell(value: Any) -> Any:
-    """Neutralise spreadsheet formulas in untrusted text."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
+    """Neutralise spreadsheet formulas in untrusted text; drop control characters xlsx refuses."""
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        if value.startswith(FORMULA_PREFIXES):
+            return "'" + value
     return value
 
 
 def table_rows(queryset: QuerySet, table_class) -> list[list[Any]]:
     """Header and rows of ``table_class`` over ``queryset`` as plain values."""
-    table = table_class(queryset[:MAX_ROWS])
+    # A list, not a sliced queryset: the table may re-order its data, which Django refuses on a
+    # slice. The rows keep the order of the filtered, ordered queryset.
+    table = table_class(list(queryset[:MAX_ROWS]))
     exclude = [name for name, column in table.columns.items() if column.column.exclude_from_export]
     return [list(row) for row in table.as_values(exclude_columns=exclude)]
 

@@ -23,6 +23,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -67,11 +68,18 @@ class JobCancelled(Exception):
     """Raised inside a job when someone asked for it to stop."""
 
 
-class JobContext:
-    """Handed to a job function: progress, log lines, cancellation."""
+class JobTimedOut(Exception):
+    """Raised inside a job that ran past its time limit."""
 
-    def __init__(self, job) -> None:
+
+class JobContext:
+    """Handed to a job function: progress, log lines, cancellation and the time limit."""
+
+    def __init__(self, job, timeout: int | None = None) -> None:
         self.job = job
+        # Huey's own timeout does nothing with thread workers, so the limit is checked here,
+        # at every progress report, which long jobs make often.
+        self.deadline = time.monotonic() + timeout if timeout else None
 
     def log(self, line: str) -> None:
         from ibcloud.core.models import Job
@@ -93,10 +101,13 @@ class JobContext:
         self.check_cancelled()
 
     def check_cancelled(self) -> None:
+        """Stop (raise) if someone asked to cancel or the time limit has passed."""
         from ibcloud.core.models import Job
 
         if Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists():
             raise JobCancelled()
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise JobTimedOut()
 
 
 class _Heartbeat(threading.Thread):
@@ -130,7 +141,14 @@ def _finish(job, status: str, **fields: Any) -> None:
     job_finished.send(sender=Job, job=job)
 
 
-def _run(fn: Callable, job_id: int, max_attempts: int, retry_delay: int, queue) -> Any:
+def _run(
+    fn: Callable,
+    job_id: int,
+    max_attempts: int,
+    retry_delay: int,
+    queue,
+    timeout: int | None = None,
+) -> Any:
     from ibcloud.core.models import Job
 
     if not queue.immediate:
@@ -153,10 +171,14 @@ def _run(fn: Callable, job_id: int, max_attempts: int, retry_delay: int, queue) 
     try:
         args = job.arguments.get("args", [])
         kwargs = job.arguments.get("kwargs", {})
-        result = fn(JobContext(job), *args, **kwargs)
+        result = fn(JobContext(job, timeout), *args, **kwargs)
     except JobCancelled:
         job.refresh_from_db()
         _finish(job, Job.Status.CANCELLED, message=str(job.message or "cancelled"))
+        return None
+    except JobTimedOut:
+        job.refresh_from_db()
+        _finish(job, Job.Status.FAILED, message=f"time limit of {timeout} s exceeded")
         return None
     except Exception as exc:
         job.refresh_from_db()
@@ -198,9 +220,9 @@ def job(
     def decorator(fn: Callable) -> Callable:
         task_name = name or f"{fn.__module__}.{fn.__qualname__}"
 
-        @huey.task(name=task_name, timeout=timeout)
+        @huey.task(name=task_name)
         def run_job(job_id: int) -> Any:
-            return _run(fn, job_id, retries + 1, retry_delay, huey)
+            return _run(fn, job_id, retries + 1, retry_delay, huey, timeout)
 
         def enqueue(*args: Any, user: Any = None, **kwargs: Any):
             """Create the Job row and queue the run once the current transaction commits."""
@@ -272,6 +294,22 @@ def request_cancel(job) -> None:
         if job.task_id:
             get_queue(job.queue).revoke_by_id(job.task_id)
         _finish(job, Job.Status.CANCELLED, message="cancelled before start")
+
+
+def fail_interrupted(job_id: int, worker: str = "") -> bool:
+    """Mark a job failed because its worker stopped while it ran (shutdown without waiting)."""
+    from ibcloud.core.models import Job
+
+    row = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).first()
+    if row is None:
+        return False
+    _finish(
+        row,
+        Job.Status.FAILED,
+        message="worker stopped while the job ran",
+        error=f"Worker {worker or row.worker} shut down before the job finished.",
+    )
+    return True
 
 
 def reap_stale_jobs(now: datetime.datetime | None = None) -> int:

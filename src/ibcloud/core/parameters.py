@@ -12,12 +12,15 @@ value comes from the cache, then the ``Parameter`` row, then the default; saving
 
 from __future__ import annotations
 
+import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 CACHE_PREFIX = "ibcloud:param:"
 CACHE_SECONDS = 300
@@ -37,23 +40,35 @@ class ParameterDefinition:
     def clean(self, raw: Any) -> Any:
         """Convert ``raw`` (from a form, the API or JSON) to the declared type, or raise."""
         try:
+            # Lists, objects and null (possible from JSON) are never a valid scalar value.
+            if not isinstance(raw, str | int | float):
+                raise TypeError(raw)
             if self.kind is bool:
                 if isinstance(raw, str):
                     lowered = raw.strip().lower()
                     if lowered not in {"true", "false", "1", "0", "yes", "no", "on", "off"}:
                         raise ValueError(raw)
                     value: Any = lowered in {"true", "1", "yes", "on"}
-                else:
+                elif raw in (0, 1):
                     value = bool(raw)
+                else:
+                    raise ValueError(raw)
             elif self.kind is int:
                 if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
                     raise ValueError(raw)
-                value = int(str(raw).strip())
+                value = int(raw) if isinstance(raw, float) else int(str(raw).strip())
             elif self.kind is float:
+                if isinstance(raw, bool):
+                    raise ValueError(raw)
                 value = float(str(raw).strip())
+                # NaN and infinity pass every bound check and cannot be stored as JSON.
+                if not math.isfinite(value):
+                    raise ValueError(raw)
             else:
+                if isinstance(raw, bool):
+                    raise ValueError(raw)
                 value = str(raw).strip()
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise ValidationError(
                 _("Enter a valid value of type %(kind)s.") % {"kind": self.kind.__name__}
             ) from exc
@@ -111,17 +126,91 @@ def get_parameter(key: str) -> Any:
     return value
 
 
-def set_parameter(key: str, raw: Any) -> Any:
-    """Validate and store a new value; returns the cleaned value. Audited through the model."""
+def set_parameter(key: str, raw: Any, actor: Any = None) -> Any:
+    """Validate and store a new value; returns the cleaned value.
+
+    The row is saved through the model, so the audit log records the change. Inside a request the
+    audit middleware already knows who acts; ``actor`` names the person when there is no request
+    (a management command, a job).
+    """
     from ibcloud.core.models import Parameter
 
     spec = definition(key)
     value = spec.clean(raw)
-    row = Parameter.objects.filter(key=key).first()
-    if row is None:
-        Parameter.objects.create(key=key, value=value)
-    elif row.value != value:
-        row.value = value
-        row.save()
+    with _acting_as(actor):
+        row = Parameter.objects.filter(key=key).first()
+        if row is None:
+            Parameter.objects.create(key=key, value=value)
+        elif row.value != value:
+            row.value = value
+            row.save()
     cache.delete(CACHE_PREFIX + key)
     return value
+
+
+def reset_parameter(key: str, actor: Any = None) -> Any:
+    """Return ``key`` to its declared default (deletes the override, audited); returns it."""
+    from ibcloud.core.models import Parameter
+
+    spec = definition(key)
+    with _acting_as(actor):
+        for row in Parameter.objects.filter(key=key):
+            row.delete()
+    cache.delete(CACHE_PREFIX + key)
+    return spec.default
+
+
+def stored_value(key: str) -> tuple[bool, Any]:
+    """``(overridden, raw stored value)`` of ``key`` as the database holds it (no cache)."""
+    from ibcloud.core.models import Parameter
+
+    row = Parameter.objects.filter(key=key).first()
+    return (row is not None, row.value if row is not None else None)
+
+
+@contextmanager
+def _acting_as(actor: Any):
+    """Attribute the audit entries written inside to ``actor`` (keeping the request's IP)."""
+    from auditlog.context import auditlog_value, set_extra_data
+
+    if actor is None:
+        yield
+        return
+    previous = auditlog_value.get(None)
+    data = {k: v for k, v in (previous or {}).items() if k != "signal_duid"}
+    data["actor"] = actor
+    with set_extra_data(context_data=data):
+        yield
+    if previous is not None:
+        # auditlog leaves its context variable set; give the request's context back.
+        auditlog_value.set(previous)
+
+
+# --- Parameters shared by several modules ---------------------------------------------------
+# Declared here (rather than in the module that reads them first) because more than one module,
+# or a module not written yet, reads them; the UI lists them from the start.
+
+JOBS_RETENTION_DAYS = define(
+    "jobs.retention_days",
+    default=30,
+    kind=int,
+    minimum=1,
+    maximum=3650,
+    label=gettext_lazy("Days finished background jobs are kept"),
+)
+DEALS_REMINDER_DAYS = define(
+    "deals.reminder_days",
+    default=3,
+    kind=int,
+    minimum=0,
+    maximum=365,
+    label=gettext_lazy("Days before a milestone is due that its owner is reminded"),
+)
+CRAWLER_ERROR_RATE_THRESHOLD = define(
+    "crawler.error_rate_threshold",
+    default=0.2,
+    kind=float,
+    minimum=0.0,
+    maximum=1.0,
+    label=gettext_lazy("Share of failed requests in a crawl that raises an alert (0–1)"),
+)

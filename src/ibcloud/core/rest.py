@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError, RestrictedError
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, pagination, permissions, status
 
@@ -39,7 +40,11 @@ def error_body(code: str, message: str, details: Any = None) -> dict:
 
 def exception_handler(exc, context):
     """DRF exception handler: every error answers ``{"code", "message", "details"}``."""
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )

@@ -24,6 +24,8 @@ def record_sensitive_action(
     if actor is None and request is not None:
         user = getattr(request, "user", None)
         actor = user if user is not None and user.is_authenticated else None
+        # request.user is a lazy proxy; receivers need the model instance (type(), ContentType).
+        actor = getattr(actor, "_wrapped", actor)
     sensitive_action.send(
         sender=None,
         request=request,

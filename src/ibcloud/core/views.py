@@ -26,6 +26,7 @@ from django.views import View
 from django_tables2 import RequestConfig
 
 from ibcloud.core.export import export_queryset
+from ibcloud.core.forms import apply_bootstrap
 from ibcloud.core.scoping import can_see, permission_name, restrict
 
 
@@ -135,7 +136,7 @@ class ObjectListView(PermissionRequiredView):
             "title": self.get_title(),
             "model_meta": self.model._meta,
             "table": table,
-            "filter_form": filterset.form if filterset is not None else None,
+            "filter_form": apply_bootstrap(filterset.form) if filterset is not None else None,
             "bulk_actions": [
                 b for b in self.bulk_actions if user.has_perm(permission_name(self.model, b.action))
             ],

@@ -6,3 +6,28 @@ class NotifyConfig(AppConfig):
     name = "ibcloud.notify"
     label = "notify"
     verbose_name = _("Notifications")
+
+    def ready(self) -> None:
+        from ibcloud.core.menu import MenuItem, register
+        from ibcloud.core.signals import notification_requested
+        from ibcloud.notify import services, tasks  # noqa: F401 - registers the delivery job
+
+        notification_requested.connect(
+            services.on_notification_requested, dispatch_uid="notify.notification_requested"
+        )
+        register(
+            "system",
+            MenuItem(
+                _("Notification channels"),
+                "notify:channel_list",
+                "notify.view_channel",
+                "ti-broadcast",
+                90,
+            ),
+        )
+        register(
+            "system",
+            MenuItem(
+                _("Delivery log"), "notify:delivery_list", "notify.view_delivery", "ti-send", 95
+            ),
+        )

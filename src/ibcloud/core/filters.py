@@ -1,0 +1,80 @@
+"""FilterSets of the system pages kept by ``core`` (list pages, API and export share them)."""
+
+from __future__ import annotations
+
+import django_filters
+from django import forms
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from ibcloud.core.jobs import QUEUE_NAMES
+from ibcloud.core.models import DictItem, DictType, Job
+
+
+class SearchFilterSet(django_filters.FilterSet):
+    """A FilterSet with a free-text ``q`` over ``search_fields``."""
+
+    search_fields: tuple[str, ...] = ()
+
+    q = django_filters.CharFilter(
+        method="search",
+        label=_("Search"),
+        widget=forms.TextInput(attrs={"type": "search"}),
+    )
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        condition = Q()
+        for field in self.search_fields:
+            condition |= Q(**{f"{field}__icontains": value})
+        return queryset.filter(condition)
+
+
+class DictTypeFilterSet(SearchFilterSet):
+    search_fields = ("code", "name", "description")
+
+    class Meta:
+        model = DictType
+        fields = ["q", "is_system"]
+
+
+class DictItemFilterSet(SearchFilterSet):
+    search_fields = ("value", "label")
+
+    dict_type = django_filters.CharFilter(field_name="dict_type__code", label=_("Dictionary code"))
+    parent = django_filters.CharFilter(field_name="parent__value", label=_("Parent value"))
+    top_level = django_filters.BooleanFilter(
+        field_name="parent", lookup_expr="isnull", label=_("Top level only")
+    )
+
+    class Meta:
+        model = DictItem
+        fields = ["q", "dict_type", "parent", "top_level", "is_active"]
+
+
+class JobFilterSet(SearchFilterSet):
+    search_fields = ("name", "message")
+
+    status = django_filters.MultipleChoiceFilter(choices=Job.Status.choices, label=_("Status"))
+    queue = django_filters.ChoiceFilter(
+        choices=[(name, name) for name in QUEUE_NAMES], label=_("Queue")
+    )
+    name = django_filters.CharFilter(lookup_expr="icontains", label=_("Task"))
+    created_after = django_filters.DateFilter(
+        field_name="created_at",
+        lookup_expr="date__gte",
+        label=_("Created from"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    created_before = django_filters.DateFilter(
+        field_name="created_at",
+        lookup_expr="date__lte",
+        label=_("Created until"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    class Meta:
+        model = Job
+        fields = ["q", "status", "queue", "name", "created_after", "created_before"]

@@ -1,0 +1,251 @@
+"""The permission matrix: every scoped resource, every data scope, every way of reading it.
+
+Two departments (A with sub-department A1, and B) and one user per data scope, all holding the
+same permissions (tests/conftest.py ``make_org``). For each resource three records are made:
+
+* ``a_mine``: in department A, owned by ``self_user``;
+* ``a_other``: in department A, owned by ``dept_user``;
+* ``b``: in department B, owned by ``b_user``.
+
+Each viewer must see exactly the records its scope reaches, through the UI list, the UI detail
+by id (404 otherwise), the UI export, the API list, the API detail by id (404 otherwise) and the
+API export. Later modules add their resources to ``RESOURCES``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from django.utils import timezone
+
+from ibcloud.accounts.models import LoginLog
+from ibcloud.audit.models import AuditEntry
+from ibcloud.core.models import Job
+from ibcloud.notify.models import Channel
+from tests.conftest import Org, make_org
+
+pytestmark = pytest.mark.django_db
+
+# What each viewer reaches; ``self`` sees owned records only where the resource has owners.
+EXPECTED = {
+    "admin": {"a_mine", "a_other", "b"},
+    "all_user": {"a_mine", "a_other", "b"},
+    "dept_and_below_user": {"a_mine", "a_other"},
+    "dept_user": {"a_mine", "a_other"},
+    "self_user": {"a_mine"},
+    "custom_user": {"b"},
+    "b_user": {"b"},
+}
+
+
+@dataclass(frozen=True)
+class Resource:
+    name: str
+    perms: tuple[str, ...]
+    make: Callable[[Org], dict[str, object]]  # label -> record (None to skip a label)
+    marker: Callable[[object], str]  # text that shows the record in a page or an export
+    ui_list: str
+    ui_detail: Callable[[object], str] | None
+    api_list: str
+    has_owner: bool = True
+
+
+def _users(org: Org) -> dict:
+    return {"a_mine": org.self_user, "a_other": org.dept_user, "b": org.b_user}
+
+
+def _departments(org: Org) -> dict:
+    # Distinct codes: short ones ("a", "b") would match any page.
+    for department, code in ((org.dept_a, "marker-dept-a"), (org.dept_b, "marker-dept-b")):
+        department.code = code
+        department.save()
+    return {"a_mine": org.dept_a, "a_other": None, "b": org.dept_b}
+
+
+def _login_logs(org: Org) -> dict:
+    def log(label, user):
+        return LoginLog.objects.create(
+            user=user, username=f"marker-{label}", result=LoginLog.Result.SUCCESS, ip="10.0.0.1"
+        )
+
+    return {
+        "a_mine": log("a-mine", org.self_user),
+        "a_other": log("a-other", org.dept_user),
+        "b": log("b", org.b_user),
+    }
+
+
+def _audit_entries(org: Org) -> dict:
+    from django.contrib.contenttypes.models import ContentType
+
+    user_type = ContentType.objects.get_for_model(type(org.admin))
+
+    def entry(label, actor):
+        return AuditEntry.objects.create(
+            content_type=user_type,
+            object_pk=str(actor.pk),
+            object_id=actor.pk,
+            object_repr=f"marker-{label}",
+            action=AuditEntry.Action.ACCESS,
+            event="export",
+            actor=actor,
+            actor_department=actor.department,
+            timestamp=timezone.now(),
+        )
+
+    return {
+        "a_mine": entry("a-mine", org.self_user),
+        "a_other": entry("a-other", org.dept_user),
+        "b": entry("b", org.b_user),
+    }
+
+
+def _jobs(org: Org) -> dict:
+    def row(label, owner):
+        return Job.objects.create(name=f"marker-{label}", owner=owner, department=owner.department)
+
+    return {
+        "a_mine": row("a-mine", org.self_user),
+        "a_other": row("a-other", org.dept_user),
+        "b": row("b", org.b_user),
+    }
+
+
+def _channels(org: Org) -> dict:
+    def channel(label, owner):
+        return Channel.objects.create(
+            name=f"marker-{label}", kind="webhook", owner=owner, department=owner.department
+        )
+
+    return {
+        "a_mine": channel("a-mine", org.self_user),
+        "a_other": channel("a-other", org.dept_user),
+        "b": channel("b", org.b_user),
+    }
+
+
+RESOURCES = [
+    Resource(
+        "users",
+        ("accounts.view_user",),
+        _users,
+        lambda u: f"{u.username}@example.com",
+        "/accounts/users/",
+        lambda u: f"/accounts/users/{u.pk}/",
+        "/api/v1/accounts/users/",
+    ),
+    Resource(
+        "departments",
+        ("accounts.view_department",),
+        _departments,
+        lambda d: d.code,
+        "/accounts/departments/",
+        None,
+        "/api/v1/accounts/departments/",
+        has_owner=False,
+    ),
+    Resource(
+        "login logs",
+        ("accounts.view_loginlog",),
+        _login_logs,
+        lambda r: r.username,
+        "/accounts/login-log/",
+        None,
+        "/api/v1/accounts/login-logs/",
+    ),
+    Resource(
+        "audit entries",
+        ("audit.view_auditentry",),
+        _audit_entries,
+        lambda e: e.object_repr,
+        "/audit/",
+        lambda e: f"/audit/{e.pk}/",
+        "/api/v1/audit/entries/",
+    ),
+    Resource(
+        "jobs",
+        ("core.view_job",),
+        _jobs,
+        lambda j: j.name,
+        "/system/jobs/",
+        lambda j: f"/system/jobs/{j.pk}/",
+        "/api/v1/system/jobs/",
+    ),
+    Resource(
+        "notification channels",
+        ("notify.view_channel", "notify.change_channel"),
+        _channels,
+        lambda c: c.name,
+        "/notify/channels/",
+        lambda c: f"/notify/channels/{c.pk}/",
+        "/api/v1/notify/channels/",
+    ),
+]
+
+VIEWERS = list(EXPECTED)
+
+
+def expected_for(resource: Resource, viewer: str, records: dict) -> set[str]:
+    labels = set(EXPECTED[viewer])
+    if viewer == "self_user" and not resource.has_owner:
+        labels = set()
+    return {label for label in labels if records.get(label) is not None}
+
+
+def api_ids(api, path: str) -> set[int]:
+    response = api.get(path, {"page_size": 500})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    rows = body["results"] if isinstance(body, dict) and "results" in body else body
+    return {row["id"] for row in rows}
+
+
+@pytest.mark.parametrize("resource", RESOURCES, ids=lambda r: r.name)
+@pytest.mark.parametrize("viewer", VIEWERS)
+def test_each_scope_reaches_exactly_its_records(resource, viewer, client, api):
+    org = make_org(list(resource.perms))
+    records = resource.make(org)
+    user = getattr(org, viewer)
+    expected = expected_for(resource, viewer, records)
+    client.force_login(user)
+    api.as_user(user)
+
+    page = client.get(resource.ui_list, {"per_page": 500}).content.decode()
+    export = client.get(resource.ui_list, {"export": "csv"}).content.decode("utf-8-sig")
+    api_export = api.get(f"{resource.api_list}export/", {"file_format": "csv"})
+    assert api_export.status_code == 200, api_export.content
+    api_export_text = api_export.content.decode("utf-8-sig")
+    listed_ids = api_ids(api, resource.api_list)
+
+    for label, record in records.items():
+        if record is None:
+            continue
+        visible = label in expected
+        marker = resource.marker(record)
+        where = f"{resource.name}: {viewer} and {label}"
+        assert (marker in page) is visible, f"UI list, {where}"
+        assert (marker in export) is visible, f"UI export, {where}"
+        assert (marker in api_export_text) is visible, f"API export, {where}"
+        assert (record.pk in listed_ids) is visible, f"API list, {where}"
+        detail = api.get(f"{resource.api_list}{record.pk}/")
+        assert detail.status_code == (200 if visible else 404), f"API detail, {where}"
+        if not visible:
+            assert detail.json()["code"] == "not_found"
+        if resource.ui_detail is not None:
+            status = client.get(resource.ui_detail(record)).status_code
+            assert status == (200 if visible else 404), f"UI detail, {where}"
+
+
+@pytest.mark.parametrize("resource", RESOURCES, ids=lambda r: r.name)
+def test_without_the_permission_nothing_is_reachable(resource, client, api):
+    org = make_org([])
+    records = resource.make(org)
+    user = org.all_user
+    client.force_login(user)
+    assert client.get(resource.ui_list).status_code == 403
+    assert api.as_user(user).get(resource.api_list).status_code == 403
+    for record in records.values():
+        if record is not None:
+            assert api.get(f"{resource.api_list}{record.pk}/").status_code in (403, 404)
