@@ -24,6 +24,12 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture
+def english(settings):
+    """For tests that check English message texts; the UI default stays Chinese elsewhere."""
+    settings.LANGUAGE_CODE = "en"
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     cache.clear()

@@ -41,23 +41,16 @@ def test_every_message_is_translated_to_chinese(tmp_path):
         capture_output=True,
     )
     catalog = locale / "zh_Hans" / "LC_MESSAGES" / "django.po"
-    missing = subprocess.run(
-        ["msgattrib", "--untranslated", "--no-obsolete", str(catalog)],
+    statistics = subprocess.run(
+        ["msgfmt", "--statistics", "-o", os.devnull, str(catalog)],
         check=True,
         capture_output=True,
         text=True,
-    ).stdout
-    fuzzy = subprocess.run(
-        ["msgattrib", "--only-fuzzy", "--no-obsolete", str(catalog)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    untranslated = [line for line in missing.splitlines() if line.startswith("msgid ")]
-    assert not untranslated[1:], (
-        "Untranslated messages (run makemessages and translate):\n" + missing
+    ).stderr
+    # e.g. "558 translated messages, 2 untranslated messages, 1 fuzzy translation."
+    assert "untranslated" not in statistics and "fuzzy" not in statistics, (
+        f"{statistics.strip()}: run makemessages -l zh_Hans, translate, compilemessages"
     )
-    assert not fuzzy.strip(), "Fuzzy translations need review:\n" + fuzzy
 
 
 @needs_gettext

@@ -191,6 +191,7 @@ def test_moving_to_the_top_level():
     assert parent_of(org.dept_a1) is None
 
 
+@pytest.mark.usefixtures("english")
 @pytest.mark.parametrize("target", ["itself", "descendant"])
 def test_a_department_cannot_move_under_itself_or_a_descendant(target):
     org = make_org(MANAGE)
@@ -214,6 +215,7 @@ def test_a_department_cannot_move_out_of_ones_reach():
 # --- Delete --------------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("english")
 def test_a_department_with_members_is_not_deleted():
     org = make_org(MANAGE)
     client = browser(org.admin)
@@ -224,6 +226,7 @@ def test_a_department_with_members_is_not_deleted():
     assert any("member" in str(m) for m in response.context["messages"])
 
 
+@pytest.mark.usefixtures("english")
 def test_a_department_with_sub_departments_is_not_deleted():
     org = make_org(MANAGE)
     parent = DepartmentFactory(name="空部门", code="empty")

@@ -256,6 +256,7 @@ def test_chosen_departments_must_lie_within_ones_reach():
 # --- Delete --------------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("english")
 def test_a_role_held_by_users_is_not_deleted():
     org = make_org(MANAGE)
     held = org.b_user.roles.get()

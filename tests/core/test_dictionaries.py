@@ -211,6 +211,7 @@ def test_item_cannot_be_its_own_parent():
     assert "parent" in errors
 
 
+@pytest.mark.usefixtures("english")
 def test_built_in_list_cannot_be_deleted_or_recoded(client, dict_admin):
     client.force_login(dict_admin)
     rounds = DictType.objects.get(code="financing_round")

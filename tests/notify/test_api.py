@@ -183,6 +183,7 @@ def test_channel_test_needs_change_permission(api):
     assert api.as_user(org.dept_user).post(f"{BASE}/channels/{channel.pk}/test/").status_code == 403
 
 
+@pytest.mark.usefixtures("english")
 def test_delivery_log_is_scoped_filterable_and_exportable(api, receiver, allow_local, run_jobs):
     org = make_org(ADMIN_PERMS)
     ChannelFactory(name="A", department=org.dept_a, webhook_url=receiver.url)

@@ -162,6 +162,7 @@ def test_permanent_4xx_fails_without_retry(receiver, allow_local, run_jobs):
     assert len(receiver.requests) == 1
 
 
+@pytest.mark.usefixtures("english")
 def test_unreachable_robot_is_retried_then_fails(allow_local, run_jobs):
     ChannelFactory(webhook_url="http://127.0.0.1:9/closed")  # discard port: refused
     with run_jobs():

@@ -196,6 +196,7 @@ def test_channel_form_errors(client, fields, error_field):
     assert not Channel.objects.exists()
 
 
+@pytest.mark.usefixtures("english")
 def test_send_test_message_button(client, receiver, allow_local):
     org = make_org(CHANNEL_PERMS)
     channel = ChannelFactory(webhook_url=receiver.url, department=org.dept_a)

@@ -309,6 +309,7 @@ def test_robot_delivers_to_the_stored_url(receiver, allow_local, run_jobs):
     assert "k42" not in delivery.target + delivery.last_error
 
 
+@pytest.mark.usefixtures("english")
 def test_robot_without_url_fails_without_retrying(run_jobs):
     ChannelFactory(kind="dingtalk", webhook_url="")
     with run_jobs():

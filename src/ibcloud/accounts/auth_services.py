@@ -21,7 +21,7 @@ from user_sessions.models import Session
 
 from ibcloud.accounts import lockout
 from ibcloud.accounts.models import ApiToken, LoginLog, User
-from ibcloud.accounts.network import client_ip
+from ibcloud.core.network import client_ip
 from ibcloud.core.parameters import define
 from ibcloud.core.scoping import restrict
 from ibcloud.core.signals import record_sensitive_action

@@ -7,6 +7,7 @@ from django.middleware.csrf import get_token
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from ibcloud.accounts.auth_services import session_id
 from ibcloud.accounts.models import ApiToken, LoginLog
@@ -40,7 +41,9 @@ class ActionTable(BaseTable):
 class LoginLogTable(BaseTable):
     time = tables.DateTimeColumn(verbose_name=_("time"), format="Y-m-d H:i:s")
     username = tables.Column(verbose_name=_("username"))
-    user = tables.Column(verbose_name=_("name"), accessor="user__name", default="")
+    user = tables.Column(
+        verbose_name=pgettext_lazy("person", "name"), accessor="user__name", default=""
+    )
     department = tables.Column(
         verbose_name=_("department"), accessor="user__department__name", default=""
     )

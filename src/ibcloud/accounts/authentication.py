@@ -12,7 +12,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.exceptions import AuthenticationFailed
 
 from ibcloud.accounts.models import ApiToken
-from ibcloud.accounts.network import client_ip
+from ibcloud.core.network import client_ip
 
 # Writing last-use on every request would make every API read a write; once a minute is enough
 # for the online-users page.

@@ -11,6 +11,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from treebeard.mp_tree import MP_Node, MP_NodeManager, MP_NodeQuerySet
 
 from ibcloud.core.models import TimeStampedModel
@@ -152,7 +153,7 @@ class Role(TimeStampedModel):
 class User(AbstractUser):
     """A staff member. ``name`` is the display name (姓名); ``username`` the login."""
 
-    name = models.CharField(_("name"), max_length=100, blank=True)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=100, blank=True)
     phone = models.CharField(_("phone"), max_length=30, blank=True)
     position = models.CharField(_("position"), max_length=100, blank=True)
     department = models.ForeignKey(

@@ -179,6 +179,8 @@ def permission_matrix(permissions: Iterable[Permission] | None = None) -> list[P
             rows[key] = PermissionRow(content_type.model, verbose, [None] * len(ACTIONS))
             modules[app_label].rows.append(rows[key])
         row = rows[key]
+        # Permission names are stored in English when migrations run; show them translated.
+        permission.label = _(permission.name)
         for index, action in enumerate(ACTIONS):
             if permission.codename == f"{action}_{content_type.model}":
                 row.actions[index] = permission

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import json
 import re
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from django.utils.encoding import smart_str
 from django.utils.translation import gettext as _
 
 from ibcloud.audit.models import AuditEntry
+from ibcloud.core.network import client_ip
 
 MASK = "******"
 # Field and detail names whose values are secrets. Matched on whole words of a snake_case name so
@@ -105,23 +105,6 @@ def changes_as_text(changes: Any) -> str:
     if not changes:
         return ""
     return json.dumps(changes, ensure_ascii=False, cls=_LenientEncoder)
-
-
-def client_ip(request: Any) -> str | None:
-    """The client address; the X-Forwarded-For value only behind a configured trusted proxy.
-
-    Same rule as the login log (``accounts.network.client_ip``), which ``audit`` may not import.
-    """
-    meta = getattr(request, "META", {})
-    address = meta.get("REMOTE_ADDR", "")
-    if getattr(settings, "AXES_IPWARE_PROXY_COUNT", None):
-        forwarded = meta.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            address = forwarded.split(",")[0].strip()
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return None
 
 
 def user_agent(request: Any) -> str:

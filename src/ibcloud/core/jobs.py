@@ -47,11 +47,12 @@ job_finished = Signal()
 
 def _build_queue(name: str):
     prefix = settings.IBCLOUD_QUEUE_PREFIX
-    immediate = settings.IBCLOUD_JOBS_IMMEDIATE
+    # utc=False: crontabs read in local time, which Django sets to TIME_ZONE (Asia/Shanghai).
+    options = {"immediate": settings.IBCLOUD_JOBS_IMMEDIATE, "utc": False}
     if settings.REDIS_URL:
-        return RedisHuey(f"{prefix}-{name}", url=settings.REDIS_URL, immediate=immediate)
+        return RedisHuey(f"{prefix}-{name}", url=settings.REDIS_URL, **options)
     path = settings.DATA_DIR / f"queue-{prefix}-{name}.sqlite3"
-    return SqliteHuey(f"{prefix}-{name}", filename=str(path), immediate=immediate)
+    return SqliteHuey(f"{prefix}-{name}", filename=str(path), **options)
 
 
 QUEUES = {name: _build_queue(name) for name in QUEUE_NAMES}
@@ -268,7 +269,8 @@ def periodic_job(schedule: crontab, name: str | None = None, record: bool = True
         def run_periodic() -> None:
             from ibcloud.core.models import Job
 
-            close_old_connections()
+            if not huey.immediate:
+                close_old_connections()
             if not record:
                 fn(None)
                 return

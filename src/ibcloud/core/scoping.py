@@ -20,16 +20,17 @@ from typing import Any
 
 from django.db import models
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
 
 
 class DataScope(models.TextChoices):
     """The five data scopes a role can grant (RuoYi's set)."""
 
-    ALL = "all", "All data"
-    DEPT_AND_BELOW = "dept_and_below", "Own department and sub-departments"
-    DEPT = "dept", "Own department"
-    SELF = "self", "Own records only"
-    CUSTOM = "custom", "Chosen departments"
+    ALL = "all", _("All data")
+    DEPT_AND_BELOW = "dept_and_below", _("Own department and sub-departments")
+    DEPT = "dept", _("Own department")
+    SELF = "self", _("Own records only")
+    CUSTOM = "custom", _("Chosen departments")
 
 
 @dataclass(frozen=True)
