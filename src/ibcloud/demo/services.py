@@ -12,6 +12,8 @@ from django.db import transaction
 
 from ibcloud.accounts.models import Department, Role, User
 from ibcloud.core.scoping import DataScope
+from ibcloud.notify.models import Notification
+from ibcloud.notify.services import notify
 
 
 @dataclass(frozen=True)
@@ -121,4 +123,12 @@ def seed_demo() -> list[DemoLogin]:
             user.roles.set([roles[login.username]])
     manager = User.objects.get(username="manager")
     departments["ibd"].managers.add(manager)
+    demo_users = User.objects.filter(username__in=[login.username for login in DEMO_LOGINS])
+    if not Notification.objects.filter(recipient__in=demo_users).exists():
+        notify(
+            demo_users,
+            "欢迎使用投行云",
+            "这是演示环境：左侧菜单按模块组织，右上角可切换语言。演示账号的密码见启动时的输出。",
+            url="/",
+        )
     return DEMO_LOGINS

@@ -8,6 +8,7 @@ class NotifyConfig(AppConfig):
     verbose_name = _("Notifications")
 
     def ready(self) -> None:
+        from ibcloud.core.home import HomeWidget, register_widget
         from ibcloud.core.menu import MenuItem, register
         from ibcloud.core.signals import notification_requested
         from ibcloud.notify import services, tasks  # noqa: F401 - registers the delivery job
@@ -30,4 +31,17 @@ class NotifyConfig(AppConfig):
             MenuItem(
                 _("Delivery log"), "notify:delivery_list", "notify.view_delivery", "ti-send", 95
             ),
+        )
+        register_widget(
+            HomeWidget(
+                key="notifications_unread",
+                label=_("Unread notifications"),
+                permission=None,
+                url_name="notify:notification_list",
+                url_query="state=unread",
+                count=services.unread_count,
+                icon="ti-bell",
+                color="orange",
+                order=10,
+            )
         )
