@@ -25,11 +25,11 @@ def test_anonymous_is_sent_to_login(client):
     assert reverse("accounts:login") in response["Location"]
 
 
-def test_user_without_permissions_sees_no_cards(client):
+def test_user_without_permissions_sees_only_their_own_unread_count(client):
     client.force_login(UserFactory())
     response = client.get(reverse("core:home"))
     assert response.status_code == 200
-    assert card_values(response.content.decode()) == {}
+    assert card_values(response.content.decode()) == {"notifications_unread": 0}
 
 
 def test_counts_follow_the_data_scope(client):
@@ -73,7 +73,8 @@ def test_apps_register_their_own_cards(client):
         client.force_login(UserFactory())
         response = client.get(reverse("core:home"))
         cards = card_values(response.content.decode())
-        assert cards == {"test_card": 42}  # a failing card is left out, the page still works
+        # a failing card is left out, the page still works
+        assert cards == {"test_card": 42, "notifications_unread": 0}
     finally:
         WIDGETS.pop("test_card")
         WIDGETS.pop("broken_card")

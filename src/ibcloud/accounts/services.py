@@ -40,36 +40,32 @@ from ibcloud.core.signals import record_sensitive_action
 # --- Reach ---------------------------------------------------------------------------------------
 
 
-def departments_in_reach(actor: Any, include: Iterable[int | None] = ()) -> QuerySet[Department]:
-    """Departments ``actor``'s data reach covers, plus the ``include`` ids (current values).
+def records_in_reach(model: Any, actor: Any, include: Iterable[int | None] = ()) -> QuerySet:
+    """Rows of ``model`` within ``actor``'s data reach, plus the ``include`` ids (current values).
 
-    Used for the choices of department fields: a person may only place records in departments
-    they can see. The permission to view departments is not required for that.
+    Used for the choices of fields: a person may only pick departments or users they can see.
+    The permission to view the model is not required for that, only the reach.
     """
-    queryset = Department.objects.all()
+    queryset = model._default_manager.all()
     if not actor.is_authenticated or not actor.is_active:
         return queryset.none()
-    condition = scope_q(Department, actor)
+    condition = scope_q(model, actor)
     if condition is None:
         return queryset
     extra = [pk for pk in include if pk]
     if extra:
         condition |= Q(pk__in=extra)
     return queryset.filter(condition)
+
+
+def departments_in_reach(actor: Any, include: Iterable[int | None] = ()) -> QuerySet[Department]:
+    """Departments ``actor`` may place records in (choices of department fields)."""
+    return records_in_reach(Department, actor, include)
 
 
 def users_in_reach(actor: Any, include: Iterable[int | None] = ()) -> QuerySet[User]:
     """Users within ``actor``'s data reach (e.g. choices for department managers)."""
-    queryset = User.objects.all()
-    if not actor.is_authenticated or not actor.is_active:
-        return queryset.none()
-    condition = scope_q(User, actor)
-    if condition is None:
-        return queryset
-    extra = [pk for pk in include if pk]
-    if extra:
-        condition |= Q(pk__in=extra)
-    return queryset.filter(condition)
+    return records_in_reach(User, actor, include)
 
 
 def reach_covers(outer: DataReach, inner: DataReach) -> bool:

@@ -46,7 +46,38 @@ class ScopedModel(TimeStampedModel):
         abstract = True
 
 
-class Job(models.Model):
+class ScopedRecord(models.Model):
+    """A machine-written record (job run, delivery) scoped by the owner and department it served.
+
+    Unlike :class:`ScopedModel`, deleting the user or department keeps the record (SET_NULL):
+    logs outlive the people they mention.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    department = models.ForeignKey(
+        "accounts.Department",
+        verbose_name=_("department"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    objects = RestrictedQuerySet.as_manager()
+    scope_fields = DataScopeFields(department="department", owner="owner")
+
+    class Meta:
+        abstract = True
+
+
+class Job(ScopedRecord):
     """One run of a background task: the row the UI, the API and alerts read."""
 
     class Status(models.TextChoices):
@@ -74,29 +105,10 @@ class Job(models.Model):
     cancel_requested = models.BooleanField(_("cancel requested"), default=False)
     task_id = models.CharField(_("queue task id"), max_length=64, blank=True)
     worker = models.CharField(_("worker"), max_length=200, blank=True)
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("started by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    department = models.ForeignKey(
-        "accounts.Department",
-        verbose_name=_("department"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     heartbeat_at = models.DateTimeField(_("last heartbeat"), null=True, blank=True)
-
-    objects = RestrictedQuerySet.as_manager()
-    scope_fields = DataScopeFields(department="department", owner="owner")
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from ibcloud.core.fields import EncryptedTextField
-from ibcloud.core.models import ScopedModel
+from ibcloud.core.models import ScopedModel, ScopedRecord
 from ibcloud.core.scoping import DataScopeFields, RestrictedQuerySet
 from ibcloud.notify import events
 from ibcloud.notify.channels.base import url_hint
@@ -187,11 +187,13 @@ class NotificationPreference(models.Model):
         return f"{self.user} · {events.label(self.event)}"
 
 
-class Delivery(models.Model):
+class Delivery(ScopedRecord):
     """One message sent (or being sent) through one channel: the delivery log.
 
     The message is copied onto the row so a retry sends what was meant even if the notification
     or channel changed; ``target`` names the recipient address or robot, never a secret.
+    Owner and department (for the data scope) are the recipient's for personal channels, the
+    channel's for group robots.
     """
 
     class Status(models.TextChoices):
@@ -246,29 +248,8 @@ class Delivery(models.Model):
         blank=True,
         related_name="+",
     )
-    # Whose delivery this is for the data scope: the recipient's for personal channels, the
-    # channel's owner and department for group robots.
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("owner"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    department = models.ForeignKey(
-        "accounts.Department",
-        verbose_name=_("department"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
-
-    objects = RestrictedQuerySet.as_manager()
-    scope_fields = DataScopeFields(department="department", owner="owner")
 
     class Meta:
         ordering = ["-created_at", "-id"]
