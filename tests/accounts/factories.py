@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 
-import pytest
 from axes.models import AccessAttempt
 from django.test import Client
 
@@ -60,9 +59,3 @@ def export_text(response) -> str:
     """The CSV export body as text."""
     assert response.status_code == 200, response.content[:300]
     return response.content.decode("utf-8-sig")
-
-
-@pytest.fixture
-def fast_passwords(settings):
-    """A fast hasher: these tests create many users and are about management, not hashing."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -8,13 +8,12 @@ from tests.accounts.factories import (
     browser,
     events_named,
     export_text,
-    fast_passwords,  # noqa: F401 (fixture)
     sensitive_actions,
 )
 from tests.conftest import make_org
 from tests.factories import DepartmentFactory, RoleFactory, UserFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
+pytestmark = pytest.mark.django_db
 
 MANAGE = [
     "accounts.view_department",

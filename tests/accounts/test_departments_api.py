@@ -3,11 +3,11 @@
 import pytest
 
 from ibcloud.accounts.models import Department
-from tests.accounts.factories import export_text, fast_passwords  # noqa: F401 (fixture)
+from tests.accounts.factories import export_text
 from tests.conftest import make_org
 from tests.factories import DepartmentFactory, RoleFactory, UserFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
+pytestmark = pytest.mark.django_db
 
 MANAGE = [
     "accounts.view_department",

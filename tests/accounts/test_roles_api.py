@@ -7,13 +7,12 @@ from ibcloud.accounts.models import Role
 from tests.accounts.factories import (
     events_named,
     export_text,
-    fast_passwords,  # noqa: F401 (fixture)
     sensitive_actions,
 )
 from tests.conftest import make_org
 from tests.factories import RoleFactory, UserFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
+pytestmark = pytest.mark.django_db
 
 MANAGE = ["accounts.view_role", "accounts.add_role", "accounts.change_role", "accounts.delete_role"]
 URL = "/api/v1/accounts/roles/"

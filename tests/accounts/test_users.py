@@ -11,7 +11,6 @@ from tests.accounts.factories import (
     browser,
     events_named,
     export_text,
-    fast_passwords,  # noqa: F401 (fixture)
     lock_out,
     sensitive_actions,
 )
@@ -19,7 +18,7 @@ from tests.conftest import make_org
 from tests.factories import PASSWORD, RoleFactory, UserFactory
 
 User = get_user_model()
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
+pytestmark = pytest.mark.django_db
 
 MANAGE = ["accounts.view_user", "accounts.add_user", "accounts.change_user", "accounts.delete_user"]
 

@@ -9,7 +9,6 @@ from tests.accounts.factories import (
     browser,
     events_named,
     export_text,
-    fast_passwords,  # noqa: F401 (fixture)
     lock_out,
     sensitive_actions,
 )
@@ -17,7 +16,7 @@ from tests.conftest import make_org
 from tests.factories import RoleFactory, UserFactory, token_for
 
 User = get_user_model()
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
+pytestmark = pytest.mark.django_db
 
 MANAGE = ["accounts.view_user", "accounts.add_user", "accounts.change_user", "accounts.delete_user"]
 URL = "/api/v1/accounts/users/"

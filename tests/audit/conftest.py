@@ -13,12 +13,6 @@ AUDIT_VIEWER_PERMS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """The organisation has many users; the production hasher is slow on purpose."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def org(db):
     return make_org(AUDIT_VIEWER_PERMS)

@@ -145,12 +145,6 @@ def smtp_auth_server():
     controller.stop()
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    """Users are created by the dozen here; hashing their passwords properly is not the point."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def allow_local(settings):
     """Let the SSRF guard reach the local receivers."""
