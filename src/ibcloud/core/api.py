@@ -15,7 +15,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, viewsets
 from rest_framework.decorators import action
 
-from ibcloud.core.scoping import can_see, restrict
+from ibcloud.core.scoping import can_see, explicit_order, restrict
 
 # --- Viewsets -------------------------------------------------------------------------------------
 
@@ -38,7 +38,7 @@ class ScopedViewSetMixin:
     def get_queryset(self):
         queryset = super().get_queryset()
         action_name = ACTION_PERMISSION.get(getattr(self, "action", None) or "", "view")
-        return restrict(queryset, self.request.user, action_name)
+        return explicit_order(restrict(queryset, self.request.user, action_name))
 
     def check_saved_object_visible(self, instance) -> None:
         """After a save, the object must still be within the user's reach (else roll back)."""

@@ -106,6 +106,17 @@ def can_see(user: Any, obj: models.Model, action: str = "view") -> bool:
     return restrict(model._default_manager.filter(pk=obj.pk), user, action).exists()
 
 
+def explicit_order(queryset: QuerySet) -> QuerySet:
+    """Make the model's default ordering explicit, so pages stay stable after an annotation.
+
+    Django drops ``Meta.ordering`` from queries with aggregates (GROUP BY); an explicit
+    ``order_by`` survives them, and paging an unordered list can repeat or skip rows.
+    """
+    if queryset.query.order_by:
+        return queryset
+    return queryset.order_by(*(queryset.model._meta.ordering or ["pk"]))
+
+
 class RestrictedQuerySet(QuerySet):
     """QuerySet with ``.restrict(user, action)``, NetBox-style."""
 

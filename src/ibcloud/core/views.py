@@ -27,7 +27,7 @@ from django_tables2 import RequestConfig
 
 from ibcloud.core.export import export_queryset
 from ibcloud.core.forms import apply_bootstrap
-from ibcloud.core.scoping import can_see, permission_name, restrict
+from ibcloud.core.scoping import can_see, explicit_order, permission_name, restrict
 
 
 def redirect(request, url: str) -> HttpResponse:
@@ -60,7 +60,9 @@ class PermissionRequiredView(LoginRequiredMixin, View):
         return self.model._default_manager.all()
 
     def scoped_queryset(self, action: str | None = None):
-        return restrict(self.base_queryset(), self.request.user, action or self.action)
+        return explicit_order(
+            restrict(self.base_queryset(), self.request.user, action or self.action)
+        )
 
 
 @dataclass(frozen=True)
