@@ -2,6 +2,8 @@
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
 
@@ -15,7 +17,19 @@ SKIPPED = {("POST", "/api/v1/auth/logout/")}
 
 
 @pytest.fixture
-def api_schema(db):
+def _keep_test_connection():
+    """Calling the WSGI app directly fires request_started/finished, whose handler closes the
+    database connection: that would end the test's transaction (PostgreSQL). Django's test
+    client detaches it the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def api_schema(db, _keep_test_connection):
     document = SchemaGenerator().get_schema(request=None, public=True)
     loaded = schemathesis.openapi.from_dict(document)
     loaded.app = application
