@@ -23,7 +23,7 @@ from django.utils import timezone
 from ibcloud.accounts.models import LoginLog
 from ibcloud.audit.models import AuditEntry
 from ibcloud.core.models import Job
-from ibcloud.notify.models import Channel
+from ibcloud.notify.models import Channel, Delivery
 from tests.conftest import Org, make_org
 
 pytestmark = pytest.mark.django_db
@@ -126,6 +126,19 @@ def _channels(org: Org) -> dict:
     }
 
 
+def _deliveries(org: Org) -> dict:
+    def row(label, owner):
+        return Delivery.objects.create(
+            kind="webhook", title=f"marker-{label}", owner=owner, department=owner.department
+        )
+
+    return {
+        "a_mine": row("a-mine", org.self_user),
+        "a_other": row("a-other", org.dept_user),
+        "b": row("b", org.b_user),
+    }
+
+
 RESOURCES = [
     Resource(
         "users",
@@ -181,6 +194,15 @@ RESOURCES = [
         "/notify/channels/",
         lambda c: f"/notify/channels/{c.pk}/",
         "/api/v1/notify/channels/",
+    ),
+    Resource(
+        "notification deliveries",
+        ("notify.view_delivery",),
+        _deliveries,
+        lambda d: d.title,
+        "/notify/deliveries/",
+        None,
+        "/api/v1/notify/deliveries/",
     ),
 ]
 
