@@ -25,6 +25,7 @@ from ibcloud.accounts.forms import (
 from ibcloud.accounts.models import Department, LoginLog, Role, User
 from ibcloud.accounts.tables import DepartmentTable, RoleTable, UserTable
 from ibcloud.core.export import export_queryset
+from ibcloud.core.forms import apply_bootstrap
 from ibcloud.core.scoping import can_see, restrict
 from ibcloud.core.views import (
     BulkAction,
@@ -220,7 +221,7 @@ class DepartmentListView(PermissionRequiredView):
         context = {
             "title": Department._meta.verbose_name_plural,
             "rows": rows,
-            "filter_form": filterset.form,
+            "filter_form": apply_bootstrap(filterset.form),
             "can_add": user.has_perm("accounts.add_department"),
             "can_change": user.has_perm("accounts.change_department"),
             "can_delete": user.has_perm("accounts.delete_department"),

@@ -30,6 +30,7 @@ class BaseTable(tables.Table):
         attrs = {"class": "table table-vcenter card-table table-hover"}
         template_name = "core/includes/table.html"
         per_page = 25
+        empty_text = _("No records match.")
 
 
 class ActionsColumn(tables.TemplateColumn):

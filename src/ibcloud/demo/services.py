@@ -43,6 +43,7 @@ DEPARTMENTS = [
 ]
 
 BUSINESS_APPS = ("core", "accounts", "audit", "notify", "crawler", "catalog", "matching", "deals")
+BUSINESS_ONLY_APPS = ("crawler", "catalog", "matching", "deals")
 
 
 def _permissions(actions: tuple[str, ...], apps: tuple[str, ...] = BUSINESS_APPS) -> list:
@@ -77,7 +78,13 @@ def seed_demo() -> list[DemoLogin]:
         departments[code] = _department(code, name, departments.get(parent) if parent else None)
 
     everything = _permissions(("view", "add", "change", "delete", "unlock", "reset", "force"))
-    business = _permissions(("view", "add", "change"))
+    # Business staff work the business modules and look up colleagues; they administer nothing.
+    colleagues = list(
+        Permission.objects.filter(
+            content_type__app_label="accounts", codename__in=["view_user", "view_department"]
+        )
+    )
+    business = _permissions(("view", "add", "change"), BUSINESS_ONLY_APPS) + colleagues
     read_only = _permissions(("view",))
     roles = {
         "manager": _role(

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django_tables2 import RequestConfig
 
+from ibcloud.core.forms import apply_bootstrap
 from ibcloud.core.signals import record_sensitive_action
 from ibcloud.core.views import (
     BULK_DELETE,
@@ -66,7 +67,7 @@ class NotificationListView(LoginRequiredMixin, View):
             "title": _("My notifications"),
             "model_meta": Notification._meta,
             "table": table,
-            "filter_form": filterset.form,
+            "filter_form": apply_bootstrap(filterset.form),
             "bulk_actions": [MARK_READ, MARK_UNREAD],
             "exportable": False,
             "unread_total": services.unread_count(request.user),
