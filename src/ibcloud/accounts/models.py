@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from treebeard.mp_tree import MP_Node, MP_NodeManager, MP_NodeQuerySet
 
-from ibcloud.core.models import TimeStampedModel
+from ibcloud.core.models import ObjectUrls, TimeStampedModel
 from ibcloud.core.scoping import (
     GLOBAL,
     DataReach,
@@ -35,7 +35,7 @@ class DepartmentManager(MP_NodeManager):
         return DepartmentQuerySet(self.model).order_by("path")
 
 
-class Department(MP_Node):
+class Department(ObjectUrls, MP_Node):
     """A node of the department tree (materialized path: a subtree is one prefix query)."""
 
     name = models.CharField(_("name"), max_length=100)
@@ -78,17 +78,11 @@ class Department(MP_Node):
         # The tree page is the department's home; the anchor scrolls to its row.
         return f"{reverse('accounts:department_list')}#department-{self.pk}"
 
-    def get_edit_url(self) -> str:
-        return reverse("accounts:department_edit", args=[self.pk])
-
-    def get_delete_url(self) -> str:
-        return reverse("accounts:department_delete", args=[self.pk])
-
     def get_move_url(self) -> str:
-        return reverse("accounts:department_move", args=[self.pk])
+        return self.object_url("move")
 
 
-class Role(TimeStampedModel):
+class Role(ObjectUrls, TimeStampedModel):
     """A permission group with a data scope; a user may hold several."""
 
     name = models.CharField(_("name"), max_length=100, unique=True)
@@ -122,15 +116,6 @@ class Role(TimeStampedModel):
     def __str__(self) -> str:
         return self.name
 
-    def get_absolute_url(self) -> str:
-        return reverse("accounts:role_detail", args=[self.pk])
-
-    def get_edit_url(self) -> str:
-        return reverse("accounts:role_edit", args=[self.pk])
-
-    def get_delete_url(self) -> str:
-        return reverse("accounts:role_delete", args=[self.pk])
-
     def reach_for(self, user: User) -> DataReach:
         """The rows this role lets ``user`` see."""
         scope = self.data_scope
@@ -150,7 +135,7 @@ class Role(TimeStampedModel):
         return DataReach(department_ids=user.department.subtree_ids())
 
 
-class User(AbstractUser):
+class User(ObjectUrls, AbstractUser):
     """A staff member. ``name`` is the display name (姓名); ``username`` the login."""
 
     name = models.CharField(pgettext_lazy("person", "name"), max_length=100, blank=True)
@@ -184,15 +169,6 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.name or self.username
-
-    def get_absolute_url(self) -> str:
-        return reverse("accounts:user_detail", args=[self.pk])
-
-    def get_edit_url(self) -> str:
-        return reverse("accounts:user_edit", args=[self.pk])
-
-    def get_delete_url(self) -> str:
-        return reverse("accounts:user_delete", args=[self.pk])
 
     def forget_data_reach(self) -> None:
         """Drop the cached reach, e.g. after the department tree or the roles changed."""

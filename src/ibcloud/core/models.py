@@ -5,10 +5,53 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ibcloud.core.scoping import GLOBAL, DataScopeFields, RestrictedQuerySet
+
+
+class ObjectUrls:
+    """``get_absolute_url`` / ``get_edit_url`` / ``get_delete_url`` from the URL-name convention
+    ``<app_label>:<model_name>_<view>`` every app follows (docs/development.md)."""
+
+    #: the view a record's link opens; "edit" for models without a detail page
+    detail_view = "detail"
+
+    def object_url(self, view: str) -> str:
+        meta = self._meta
+        return reverse(f"{meta.app_label}:{meta.model_name}_{view}", args=[self.pk])
+
+    def get_absolute_url(self) -> str:
+        return self.object_url(self.detail_view)
+
+    def get_edit_url(self) -> str:
+        return self.object_url("edit")
+
+    def get_delete_url(self) -> str:
+        return self.object_url("delete")
+
+
+def _ownership(on_delete) -> tuple[models.ForeignKey, models.ForeignKey]:
+    """The owner and department foreign keys the data scope reads."""
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=on_delete,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    department = models.ForeignKey(
+        "accounts.Department",
+        verbose_name=_("department"),
+        on_delete=on_delete,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    return owner, department
 
 
 class TimeStampedModel(models.Model):
@@ -22,22 +65,7 @@ class TimeStampedModel(models.Model):
 class ScopedModel(TimeStampedModel):
     """A record that belongs to an owner and a department, narrowed by the data scope."""
 
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("owner"),
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    department = models.ForeignKey(
-        "accounts.Department",
-        verbose_name=_("department"),
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    owner, department = _ownership(models.PROTECT)
 
     objects = RestrictedQuerySet.as_manager()
     scope_fields = DataScopeFields(department="department", owner="owner")
@@ -53,22 +81,7 @@ class ScopedRecord(models.Model):
     logs outlive the people they mention.
     """
 
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("owner"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    department = models.ForeignKey(
-        "accounts.Department",
-        verbose_name=_("department"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    owner, department = _ownership(models.SET_NULL)
 
     objects = RestrictedQuerySet.as_manager()
     scope_fields = DataScopeFields(department="department", owner="owner")

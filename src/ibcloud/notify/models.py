@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from ibcloud.core.fields import EncryptedTextField
-from ibcloud.core.models import ScopedModel, ScopedRecord
+from ibcloud.core.models import ObjectUrls, ScopedModel, ScopedRecord
 from ibcloud.core.scoping import DataScopeFields, RestrictedQuerySet
 from ibcloud.notify import events
 from ibcloud.notify.channels.base import url_hint
@@ -40,7 +40,7 @@ class ChannelKind(models.TextChoices):
 ROBOT_KINDS = (ChannelKind.DINGTALK, ChannelKind.WECOM, ChannelKind.FEISHU, ChannelKind.WEBHOOK)
 
 
-class Channel(ScopedModel):
+class Channel(ObjectUrls, ScopedModel):
     """An outgoing channel configured by an admin.
 
     ``secret`` and ``webhook_url`` never leave the server: robot URLs carry their credential
@@ -49,6 +49,8 @@ class Channel(ScopedModel):
     ``url`` because the audit log excludes fields by name across all models, and other models'
     ``url`` fields (crawl sources) must stay audited.
     """
+
+    detail_view = "edit"  # channels have no detail page
 
     name = models.CharField(_("name"), max_length=100)
     kind = models.CharField(_("kind"), max_length=20, choices=ChannelKind.choices)
@@ -83,15 +85,6 @@ class Channel(ScopedModel):
 
     def __str__(self) -> str:
         return self.name
-
-    def get_absolute_url(self) -> str:
-        return reverse("notify:channel_edit", args=[self.pk])
-
-    def get_edit_url(self) -> str:
-        return reverse("notify:channel_edit", args=[self.pk])
-
-    def get_delete_url(self) -> str:
-        return reverse("notify:channel_delete", args=[self.pk])
 
     @property
     def is_robot(self) -> bool:
