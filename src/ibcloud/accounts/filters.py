@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ibcloud.accounts.models import Department, Role, User
 from ibcloud.accounts.services import departments_in_reach
+from ibcloud.core.filters import YesNoFilter
 from ibcloud.core.scoping import DataScope
 
 
@@ -37,7 +38,7 @@ class UserFilterSet(django_filters.FilterSet):
     role = django_filters.ModelChoiceFilter(
         label=_("Role"), field_name="roles", queryset=Role.objects.all()
     )
-    is_active = django_filters.BooleanFilter(label=_("Active"))
+    is_active = YesNoFilter(label=_("Active"))
 
     class Meta:
         model = User
@@ -69,7 +70,7 @@ class DepartmentFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(
         label=_("Keyword"), method="filter_keyword", widget=keyword_widget()
     )
-    is_active = django_filters.BooleanFilter(label=_("Active"))
+    is_active = YesNoFilter(label=_("Active"))
 
     class Meta:
         model = Department
@@ -87,7 +88,7 @@ class RoleFilterSet(django_filters.FilterSet):
         label=_("Keyword"), method="filter_keyword", widget=keyword_widget()
     )
     data_scope = django_filters.ChoiceFilter(label=_("Data scope"), choices=DataScope.choices)
-    is_active = django_filters.BooleanFilter(label=_("Active"))
+    is_active = YesNoFilter(label=_("Active"))
 
     class Meta:
         model = Role

@@ -6,9 +6,26 @@ import django_filters
 from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django_filters.widgets import BooleanWidget
 
 from ibcloud.core.jobs import QUEUE_NAMES
 from ibcloud.core.models import DictItem, DictType, Job
+
+
+class AnyYesNoWidget(BooleanWidget):
+    """Yes / No, with "All" rather than django-filter's "Unknown" as the empty choice."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs)
+        self.choices = [("", _("All")), ("true", _("Yes")), ("false", _("No"))]
+
+
+class YesNoFilter(django_filters.BooleanFilter):
+    """The boolean filter every list page uses."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", AnyYesNoWidget)
+        super().__init__(*args, **kwargs)
 
 
 class SearchFilterSet(django_filters.FilterSet):
@@ -45,9 +62,7 @@ class DictItemFilterSet(SearchFilterSet):
 
     dict_type = django_filters.CharFilter(field_name="dict_type__code", label=_("Dictionary code"))
     parent = django_filters.CharFilter(field_name="parent__value", label=_("Parent value"))
-    top_level = django_filters.BooleanFilter(
-        field_name="parent", lookup_expr="isnull", label=_("Top level only")
-    )
+    top_level = YesNoFilter(field_name="parent", lookup_expr="isnull", label=_("Top level only"))
 
     class Meta:
         model = DictItem

@@ -20,6 +20,7 @@ from django.db.models import ProtectedError, RestrictedError
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
@@ -112,7 +113,7 @@ class ObjectListView(PermissionRequiredView):
     exportable = True
 
     def get_title(self):
-        return self.title or self.model._meta.verbose_name_plural
+        return self.title or capfirst(self.model._meta.verbose_name_plural)
 
     def filtered(self, request):
         queryset = self.scoped_queryset("view")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import django_filters
 from django.utils.translation import gettext_lazy as _
 
+from ibcloud.core.filters import YesNoFilter
 from ibcloud.core.scoping import restrict
 from ibcloud.notify import events
 from ibcloud.notify.models import Channel, ChannelKind, Delivery, Level, Notification
@@ -43,7 +44,7 @@ class NotificationFilterSet(django_filters.FilterSet):
 class ChannelFilterSet(django_filters.FilterSet):
     name = django_filters.CharFilter(label=_("Name"), lookup_expr="icontains")
     kind = django_filters.ChoiceFilter(label=_("Kind"), choices=ChannelKind.choices)
-    enabled = django_filters.BooleanFilter(label=_("Enabled"))
+    enabled = YesNoFilter(label=_("Enabled"))
 
     class Meta:
         model = Channel
