@@ -127,7 +127,8 @@ def test_a_role_held_by_users_is_not_deleted(api):
 def test_list_filter_and_export(api):
     org = make_org(MANAGE)
     role = RoleFactory(name="分析师", code="analyst", data_scope="all")
-    UserFactory(roles=[role])
+    UserFactory(roles=[role], department=org.dept_a)
+    UserFactory(roles=[role], department=org.dept_b)  # outside the viewer's reach: not counted
     client = api.as_user(org.dept_user)
     rows = client.get(URL, {"q": "analyst"}).json()["results"]
     assert [(r["code"], r["user_count"]) for r in rows] == [("analyst", 1)]

@@ -10,7 +10,6 @@ from django.contrib.auth.models import Permission
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import Count
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, viewsets
@@ -554,14 +553,7 @@ class RoleViewSet(ScopedModelViewSet):
     ordering_fields = ["name", "code", "sort_order"]
 
     def get_queryset(self):
-        return (
-            super()
-            .get_queryset()
-            .annotate(
-                user_count=Count("users", distinct=True),
-                permission_count=Count("permissions", distinct=True),
-            )
-        )
+        return services.roles_with_counts(self.request.user, super().get_queryset())
 
     def perform_destroy(self, instance):
         refusal = services.role_delete_refusal(instance)

@@ -12,7 +12,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
-from django_tables2 import RequestConfig
 
 from ibcloud.accounts import auth_services
 from ibcloud.accounts.auth_filters import LoginLogFilterSet
@@ -24,7 +23,7 @@ from ibcloud.accounts.auth_forms import (
 )
 from ibcloud.accounts.auth_tables import LoginLogTable, SessionTable, TokenTable
 from ibcloud.accounts.models import ApiToken, LoginLog
-from ibcloud.core.views import ObjectListView, PermissionRequiredView, redirect
+from ibcloud.core.views import ObjectListView, PermissionRequiredView, configure_table, redirect
 
 # --- Login, logout --------------------------------------------------------------------------------
 
@@ -138,19 +137,16 @@ class SessionListView(PermissionRequiredView):
         can_act = request.user.has_perm("accounts.force_logout")
         sessions = SessionTable(
             auth_services.active_sessions(request.user),
-            request=request,
             prefix="s-",
             can_act=can_act,
         )
         tokens = TokenTable(
             auth_services.active_tokens(request.user),
-            request=request,
             prefix="t-",
             can_act=can_act,
         )
-        config = RequestConfig(request, paginate={"per_page": 25})
-        config.configure(sessions)
-        config.configure(tokens)
+        configure_table(request, sessions)
+        configure_table(request, tokens)
         context = {
             "title": _("Online users"),
             "sessions": sessions,

@@ -8,6 +8,7 @@ import secrets
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, Permission, UserManager
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -70,9 +71,7 @@ class Department(ObjectUrls, MP_Node):
         return " / ".join(node.name for node in [*Department.objects.get_ancestors(self), self])
 
     def subtree_ids(self) -> set[int]:
-        return set(
-            Department.objects.filter(path__startswith=self.path).values_list("pk", flat=True)
-        )
+        return subtree_ids([self])
 
     def get_absolute_url(self) -> str:
         # The tree page is the department's home; the anchor scrolls to its row.
@@ -80,6 +79,14 @@ class Department(ObjectUrls, MP_Node):
 
     def get_move_url(self) -> str:
         return self.object_url("move")
+
+
+def subtree_ids(departments) -> set[int]:
+    """Ids of ``departments`` and everything below them, in one query (path prefixes)."""
+    condition = Q(pk__in=[])
+    for department in departments:
+        condition |= Q(path__startswith=department.path)
+    return set(Department.objects.filter(condition).values_list("pk", flat=True))
 
 
 class Role(ObjectUrls, TimeStampedModel):
@@ -124,10 +131,7 @@ class Role(ObjectUrls, TimeStampedModel):
         if scope == DataScope.SELF:
             return DataReach(own_records=True)
         if scope == DataScope.CUSTOM:
-            ids: set[int] = set()
-            for department in self.scope_departments.all():
-                ids |= department.subtree_ids()
-            return DataReach(department_ids=ids)
+            return DataReach(department_ids=subtree_ids(self.scope_departments.all()))
         if user.department_id is None:
             return DataReach(own_records=True)
         if scope == DataScope.DEPT:

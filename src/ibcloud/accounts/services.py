@@ -554,3 +554,14 @@ def role_delete_refusal(role: Role) -> str | None:
             "%(role)s is still held by %(n)d user(s); remove it from them or deactivate it instead."
         ) % {"role": role, "n": holders}
     return None
+
+
+def roles_with_counts(viewer: Any, roles: QuerySet | None = None) -> QuerySet[Role]:
+    """Roles annotated with their permission count and the number of holders ``viewer`` may see
+    (a count of people outside the viewer's reach would leak what the list hides)."""
+    roles = Role.objects.all() if roles is None else roles
+    visible = users_in_reach(viewer).values("pk")
+    return roles.annotate(
+        user_count=Count("users", filter=Q(users__in=visible), distinct=True),
+        permission_count=Count("permissions", distinct=True),
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, render
 from django.urls import NoReverseMatch, reverse
@@ -34,6 +33,7 @@ from ibcloud.core.views import (
     ObjectEditView,
     ObjectListView,
     PermissionRequiredView,
+    positive_int,
     redirect,
 )
 
@@ -235,9 +235,9 @@ class DepartmentEditView(ObjectEditView):
 
     def get_form(self, obj, data=None, files=None):
         initial = {}
-        parent = self.request.GET.get("parent", "")
-        if obj.pk is None and parent.isdigit():
-            initial["parent"] = int(parent)  # "add sub-department" from a row of the tree
+        parent = positive_int(self.request.GET.get("parent"))
+        if obj.pk is None and parent:
+            initial["parent"] = parent  # "add sub-department" from a row of the tree
         return DepartmentForm(data, files, instance=obj, initial=initial, actor=self.request.user)
 
     def save(self, form):
@@ -312,10 +312,7 @@ class RoleListView(ObjectListView):
     add_url_name = "accounts:role_add"
 
     def base_queryset(self):
-        return Role.objects.annotate(
-            user_count=Count("users", distinct=True),
-            permission_count=Count("permissions", distinct=True),
-        )
+        return services.roles_with_counts(self.request.user)
 
 
 class RoleDetailView(ObjectDetailView):
@@ -330,7 +327,8 @@ class RoleDetailView(ObjectDetailView):
             "title": str(obj),
             "matrix": services.permission_matrix(granted),
             "holders": holders if viewer.has_perm("accounts.view_user") else None,
-            "holder_count": obj.users.count(),
+            # Only holders within the viewer's reach are counted, like the list below.
+            "holder_count": holders.count(),
             "scope_departments": [d.full_name for d in obj.scope_departments.all()],
         }
 

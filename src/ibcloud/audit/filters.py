@@ -7,6 +7,7 @@ import re
 
 import django_filters
 from django import forms
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q
@@ -96,22 +97,23 @@ class AuditEntryFilterSet(django_filters.FilterSet):
         form = BootstrapForm
 
     def offer_choices(self) -> None:
-        """Fill the event and model selects of the page's form with what occurs in the entries
-        the user may see. The filters accept any value (an unknown one matches nothing), so the
-        API, which renders no form, skips these queries."""
-        visible = _visible_entries(self.request)
+        """Fill the event and model selects of the page's form: the known event codes and the
+        platform's models. Both come from registries, not from scanning the log, which grows
+        without bound. The filters accept any value (an unknown one matches nothing)."""
         blank = [("", "---------")]
-        self.form.fields["event"].widget.choices = blank + event_choices(visible)
-        self.form.fields["model"].widget.choices = blank + self._model_choices(visible)
+        self.form.fields["event"].widget.choices = blank + event_choices()
+        self.form.fields["model"].widget.choices = blank + self._model_choices()
 
     @staticmethod
-    def _model_choices(visible) -> list[tuple[str, str]]:
-        types = ContentType.objects.filter(pk__in=visible.values("content_type"))
+    def _model_choices() -> list[tuple[str, str]]:
+        labels = [c.label for c in apps.get_app_configs() if c.name.startswith("ibcloud.")]
         choices = []
-        for content_type in types:
+        for content_type in ContentType.objects.filter(app_label__in=labels):
             model = content_type.model_class()
-            name = model._meta.verbose_name if model is not None else content_type.model
-            choices.append((f"{content_type.app_label}.{content_type.model}", str(name)))
+            if model is None:
+                continue
+            label = f"{content_type.app_label}.{content_type.model}"
+            choices.append((label, str(model._meta.verbose_name)))
         return sorted(choices, key=lambda c: c[1])
 
     def search(self, queryset, name, value):

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from ibcloud.audit.models import AuditEntry
 from ibcloud.core.network import client_ip
+from ibcloud.core.scoping import restrict
 
 MASK = "******"
 # Field and detail names whose values are secrets. Matched on whole words of a snake_case name so
@@ -180,8 +181,9 @@ def _field_of(entry: AuditEntry, name: str):
         return None
 
 
-def _display(field: Any, value: Any) -> Any:
-    """A stored value shown as a person reads it: choice labels, related objects' names."""
+def _display(field: Any, value: Any, viewer: Any) -> Any:
+    """A stored value shown as a person reads it: choice labels, related objects' names (only of
+    records within ``viewer``'s reach; others show as ``#id``)."""
     if value is None or value == "None":
         return None
     if field is None:
@@ -203,7 +205,7 @@ def _display(field: Any, value: Any) -> Any:
     related = getattr(field, "related_model", None)
     if related is not None and (field.many_to_one or field.one_to_one):
         try:
-            obj = related._default_manager.filter(pk=value).first()
+            obj = restrict(related._default_manager.filter(pk=value), viewer).first()
         except (ValueError, TypeError):
             obj = None
         return f"{obj} (#{value})" if obj is not None else f"#{value}"
@@ -216,7 +218,7 @@ def _in_field_order(entry: AuditEntry, changes: dict) -> list[tuple[str, Any]]:
     return sorted(changes.items(), key=lambda item: order.get(item[0], len(order)))
 
 
-def change_rows(entry: AuditEntry) -> list[ChangeRow]:
+def change_rows(entry: AuditEntry, viewer: Any) -> list[ChangeRow]:
     """Before/after of each field the entry changed, in the model's field order; many-to-many
     changes as added/removed. A created or deleted object's empty fields are left out."""
     rows = []
@@ -238,7 +240,9 @@ def change_rows(entry: AuditEntry) -> list[ChangeRow]:
             before, after = None, value
         if before in (None, "") and after in (None, ""):
             continue
-        rows.append(ChangeRow(name, label, _display(field, before), _display(field, after)))
+        rows.append(
+            ChangeRow(name, label, _display(field, before, viewer), _display(field, after, viewer))
+        )
     return rows
 
 

@@ -37,7 +37,7 @@ class EntryDetailView(ObjectDetailView):
     def extra_context(self, obj) -> dict:
         return {
             "title": str(obj),
-            "change_rows": services.change_rows(obj),
+            "change_rows": services.change_rows(obj, self.request.user),
             "detail_rows": services.detail_rows(obj.additional_data),
             "details_json": services.pretty_json(obj.additional_data),
         }

@@ -15,7 +15,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, viewsets
 from rest_framework.decorators import action
 
-from ibcloud.core.scoping import can_see, explicit_order, restrict
+from ibcloud.core.scoping import can_see, explicit_order, ownership_defaults, restrict
 
 # --- Viewsets -------------------------------------------------------------------------------------
 
@@ -26,6 +26,7 @@ ACTION_PERMISSION = {
     "update": "change",
     "partial_update": "change",
     "destroy": "delete",
+    "cancel": "change",
 }
 
 
@@ -74,14 +75,10 @@ class ScopedModelViewSet(ScopedViewSetMixin, viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         with transaction.atomic():
-            extra = {}
-            model = serializer.Meta.model
-            field_names = {f.name for f in model._meta.get_fields()}
-            if "owner" in field_names and "owner" not in serializer.validated_data:
-                extra["owner"] = self.request.user
-            if "department" in field_names and "department" not in serializer.validated_data:
-                extra["department"] = getattr(self.request.user, "department", None)
-            instance = serializer.save(**extra)
+            defaults = ownership_defaults(
+                serializer.Meta.model, self.request.user, set(serializer.validated_data)
+            )
+            instance = serializer.save(**defaults)
             self.check_saved_object_visible(instance)
 
     def perform_update(self, serializer):

@@ -308,11 +308,6 @@ class JobViewSet(ScopedReadOnlyViewSet):
     permission_classes = [IsAuthenticated, JobPermissions]
     ordering_fields = ["created_at", "finished_at", "status", "name"]
 
-    def get_queryset(self):
-        if getattr(self, "action", None) == "cancel":
-            return restrict(Job.objects.all(), self.request.user, "change")
-        return super().get_queryset()
-
     @extend_schema(request=EmptySerializer, responses=JobSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, *args, **kwargs):

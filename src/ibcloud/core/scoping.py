@@ -106,6 +106,18 @@ def can_see(user: Any, obj: models.Model, action: str = "view") -> bool:
     return restrict(model._default_manager.filter(pk=obj.pk), user, action).exists()
 
 
+def ownership_defaults(model: type[models.Model], user: Any, given: set[str]) -> dict:
+    """Owner and department of a new record: its creator and the creator's department, for the
+    fields ``model`` has and the input did not set (``given``). The UI and the API both use it."""
+    names = {field.name for field in model._meta.get_fields()}
+    defaults: dict[str, Any] = {}
+    if "owner" in names and "owner" not in given:
+        defaults["owner"] = user
+    if "department" in names and "department" not in given:
+        defaults["department"] = getattr(user, "department", None)
+    return defaults
+
+
 def explicit_order(queryset: QuerySet) -> QuerySet:
     """Make the model's default ordering explicit, so pages stay stable after an annotation.
 

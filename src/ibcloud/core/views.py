@@ -15,6 +15,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import EmptyPage
 from django.db import transaction
 from django.db.models import ProtectedError, RestrictedError
 from django.http import HttpResponse, HttpResponseRedirect
@@ -28,7 +29,45 @@ from django_tables2 import RequestConfig
 
 from ibcloud.core.export import export_queryset
 from ibcloud.core.forms import apply_bootstrap
-from ibcloud.core.scoping import can_see, explicit_order, permission_name, restrict
+from ibcloud.core.scoping import (
+    can_see,
+    explicit_order,
+    ownership_defaults,
+    permission_name,
+    restrict,
+)
+
+MAX_PER_PAGE = 500
+
+
+def positive_int(value: Any, maximum: int | None = None) -> int | None:
+    """``value`` as an int ≥ 1 (ASCII digits only, capped at ``maximum``), or None.
+
+    ``str.isdigit`` accepts "²" and other digits ``int`` refuses; query strings are untrusted.
+    """
+    text = str(value or "")
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        return None
+    number = int(text)
+    if number < 1:
+        return None
+    return min(number, maximum) if maximum else number
+
+
+def configure_table(request, table):
+    """Sort and page ``table`` from the query string; every list page and panel uses this.
+
+    Build the table without ``request=``: django-tables2 would then page it itself, trusting
+    ``?per_page=`` and ``?page=`` (a negative or out-of-range value raised a 500).
+    """
+    RequestConfig(request, paginate=False).configure(table)
+    per_page = positive_int(request.GET.get(table.prefixed_per_page_field), MAX_PER_PAGE) or 25
+    page = positive_int(request.GET.get(table.prefixed_page_field)) or 1
+    try:
+        table.paginate(per_page=per_page, page=page)
+    except EmptyPage:
+        table.paginate(per_page=per_page, page=table.paginator.num_pages)
+    return table
 
 
 def redirect(request, url: str) -> HttpResponse:
@@ -59,6 +98,10 @@ class PermissionRequiredView(LoginRequiredMixin, View):
 
     def base_queryset(self):
         return self.model._default_manager.all()
+
+    def list_url(self) -> str:
+        meta = self.model._meta
+        return reverse(f"{meta.app_label}:{meta.model_name}_list")
 
     def scoped_queryset(self, action: str | None = None):
         return explicit_order(
@@ -129,11 +172,7 @@ class ObjectListView(PermissionRequiredView):
         queryset, filterset = self.filtered(request)
         if self.exportable and request.GET.get("export") in ("xlsx", "csv"):
             return export_queryset(request, queryset, self.table_class, request.GET["export"])
-        table = self.table_class(queryset, request=request)
-        per_page = request.GET.get("per_page", "")
-        RequestConfig(
-            request, paginate={"per_page": int(per_page) if per_page.isdigit() else 25}
-        ).configure(table)
+        table = configure_table(request, self.table_class(queryset))
         user = request.user
         context = {
             "title": self.get_title(),
@@ -164,7 +203,7 @@ class ObjectListView(PermissionRequiredView):
             return redirect(request, request.get_full_path())
         if not request.user.has_perm(permission_name(self.model, chosen.action)):
             raise PermissionDenied
-        ids = [pk for pk in request.POST.getlist("pk") if pk.isdigit()]
+        ids = [pk for pk in map(positive_int, request.POST.getlist("pk")) if pk]
         if not ids:
             messages.warning(request, _("Select at least one row."))
             return redirect(request, request.get_full_path())
@@ -232,15 +271,10 @@ class ObjectEditView(PermissionRequiredView):
     def save(self, form):
         """Save the form; views override to add owner, department or side effects."""
         obj = form.save(commit=False)
-        field_names = {f.name for f in obj._meta.get_fields()}
-        if obj.pk is None and "owner" in field_names and getattr(obj, "owner_id", 1) is None:
-            obj.owner = self.request.user
-        if (
-            obj.pk is None
-            and "department" in field_names
-            and getattr(obj, "department_id", 1) is None
-        ):
-            obj.department = self.request.user.department
+        if obj.pk is None:
+            given = {name for name in ("owner", "department") if getattr(obj, f"{name}_id", None)}
+            for name, value in ownership_defaults(type(obj), self.request.user, given).items():
+                setattr(obj, name, value)
         obj.save()
         form.save_m2m()
         return obj
@@ -263,10 +297,6 @@ class ObjectEditView(PermissionRequiredView):
         messages.success(request, _("Saved %(obj)s.") % {"obj": obj})
         return redirect(request, self.success_url(obj))
 
-    def list_url(self) -> str:
-        meta = self.model._meta
-        return reverse(f"{meta.app_label}:{meta.model_name}_list")
-
     def success_url(self, obj) -> str:
         if self.success_url_name:
             return reverse(self.success_url_name)
@@ -281,10 +311,6 @@ class ObjectDeleteView(PermissionRequiredView):
 
     def get_object(self, pk):
         return get_object_or_404(self.scoped_queryset("delete"), pk=pk)
-
-    def list_url(self) -> str:
-        meta = self.model._meta
-        return reverse(f"{meta.app_label}:{meta.model_name}_list")
 
     def check_deletable(self, obj) -> str | None:
         """A reason the record cannot be deleted, or None."""

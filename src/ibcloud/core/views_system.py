@@ -25,6 +25,7 @@ from ibcloud.core.views import (
     ObjectEditView,
     ObjectListView,
     PermissionRequiredView,
+    positive_int,
     redirect,
 )
 
@@ -82,7 +83,7 @@ class DictTypeDetailView(ObjectDetailView):
 
     def extra_context(self, obj) -> dict:
         rows = list(
-            DictItem.objects.filter(dict_type=obj)
+            restrict(DictItem.objects.filter(dict_type=obj), self.request.user)
             .select_related("parent")
             .order_by("sort_order", "id")
         )
@@ -129,10 +130,11 @@ class DictItemEditView(ObjectEditView):
                 restrict(DictType.objects.all(), self.request.user), pk=self.type_pk
             )
             item = DictItem(dict_type=dict_type)
-            parent = self.request.GET.get("parent", "")
-            if parent.isdigit():
-                item.parent = DictItem.objects.filter(
-                    pk=int(parent), dict_type=dict_type, parent__isnull=True
+            parent = positive_int(self.request.GET.get("parent"))
+            if parent:
+                item.parent = restrict(
+                    DictItem.objects.filter(pk=parent, dict_type=dict_type, parent__isnull=True),
+                    self.request.user,
                 ).first()
             return item
         return get_object_or_404(self.scoped_queryset("change").select_related("dict_type"), pk=pk)

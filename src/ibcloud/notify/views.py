@@ -12,7 +12,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
-from django_tables2 import RequestConfig
 
 from ibcloud.core.forms import apply_bootstrap
 from ibcloud.core.signals import record_sensitive_action
@@ -23,6 +22,8 @@ from ibcloud.core.views import (
     ObjectEditView,
     ObjectListView,
     PermissionRequiredView,
+    configure_table,
+    positive_int,
     redirect,
 )
 from ibcloud.notify import services
@@ -42,7 +43,7 @@ def _safe_next(request, fallback: str) -> str:
 
 
 def _ids(request) -> list[int]:
-    return [int(pk) for pk in request.POST.getlist("pk") if pk.isdigit() and len(pk) < 19]
+    return [pk for pk in map(positive_int, request.POST.getlist("pk")) if pk]
 
 
 # --- My notifications (own rows only: no permission needed, nobody reads another's) ------------
@@ -61,8 +62,7 @@ class NotificationListView(LoginRequiredMixin, View):
             request.GET or None, queryset=services.inbox(request.user), request=request
         )
         queryset = filterset.qs if filterset.is_bound else filterset.queryset
-        table = NotificationTable(queryset, request=request)
-        RequestConfig(request, paginate={"per_page": 25}).configure(table)
+        table = configure_table(request, NotificationTable(queryset))
         context = {
             "title": _("My notifications"),
             "model_meta": Notification._meta,
@@ -161,6 +161,9 @@ class ChannelListView(ObjectListView):
     add_url_name = "notify:channel_add"
     bulk_actions = (BULK_DELETE,)
 
+    def base_queryset(self):
+        return Channel.objects.select_related("department")
+
 
 class ChannelEditView(ObjectEditView):
     model = Channel
@@ -227,4 +230,4 @@ class DeliveryListView(ObjectListView):
     title = gettext_lazy("Delivery log")
 
     def base_queryset(self):
-        return Delivery.objects.select_related("channel")
+        return services.deliveries_with_channel_names()

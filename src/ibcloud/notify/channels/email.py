@@ -22,7 +22,7 @@ def _int(config: dict[str, Any], key: str, default: int, low: int, high: int) ->
     raw = config.get(key, default)
     try:
         value = int(raw if raw not in (None, "") else default)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ValidationError({key: _("Enter a whole number.")}) from exc
     if not low <= value <= high:
         raise ValidationError(
