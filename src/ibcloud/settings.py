@@ -40,8 +40,15 @@ def _secret_key() -> str:
         return env("IBCLOUD_SECRET_KEY")
     key_file = DATA_DIR / "secret_key"
     if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
+        # Created owner-only from the start (no window in which others could read it); O_EXCL
+        # lets only one of several processes starting together write it.
+        try:
+            descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(secrets.token_urlsafe(50))
     return key_file.read_text().strip()
 
 
