@@ -96,3 +96,27 @@ def api():
 @pytest.fixture
 def admin_user(db):
     return UserFactory(username="root", is_superuser=True, is_staff=True)
+
+
+@pytest.fixture
+def child_env(settings):
+    """Environment for a process a test starts (a crawl): the test database, the same data
+    directory (so the same encryption keys) and the test's SSRF allowlist."""
+    import os
+
+    from django.db import connection
+
+    config = connection.settings_dict
+    if config["ENGINE"].endswith("sqlite3"):
+        url = f"sqlite:///{config['NAME']}"
+    else:
+        auth = config["USER"] + (f":{config['PASSWORD']}" if config["PASSWORD"] else "")
+        url = f"postgres://{auth}@{config['HOST'] or '127.0.0.1'}:{config['PORT'] or 5432}"
+        url += f"/{config['NAME']}"
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "ibcloud.settings",
+        "DATABASE_URL": url,
+        "IBCLOUD_SSRF_ALLOWLIST": ",".join(settings.IBCLOUD_SSRF_ALLOWLIST),
+        "PYTHONUNBUFFERED": "1",
+    }

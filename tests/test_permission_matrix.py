@@ -25,6 +25,7 @@ from ibcloud.audit.models import AuditEntry
 from ibcloud.core.models import Job
 from ibcloud.notify.models import Channel, Delivery
 from tests.conftest import Org, make_org
+from tests.factories import CrawlJobFactory, CrawlSourceFactory, RawItemFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -139,6 +140,41 @@ def _deliveries(org: Org) -> dict:
     }
 
 
+def _crawl_sources(org: Org) -> dict:
+    def source(label, owner):
+        return CrawlSourceFactory(name=f"marker-{label}", owner=owner)
+
+    return {
+        "a_mine": source("a-mine", org.self_user),
+        "a_other": source("a-other", org.dept_user),
+        "b": source("b", org.b_user),
+    }
+
+
+def _crawl_jobs(org: Org) -> dict:
+    def row(label, owner):
+        return CrawlJobFactory(source=CrawlSourceFactory(owner=owner), message=f"marker-{label}")
+
+    return {
+        "a_mine": row("a-mine", org.self_user),
+        "a_other": row("a-other", org.dept_user),
+        "b": row("b", org.b_user),
+    }
+
+
+def _raw_items(org: Org) -> dict:
+    def row(label, owner):
+        return RawItemFactory(
+            source=CrawlSourceFactory(owner=owner), url=f"https://example.com/marker-{label}"
+        )
+
+    return {
+        "a_mine": row("a-mine", org.self_user),
+        "a_other": row("a-other", org.dept_user),
+        "b": row("b", org.b_user),
+    }
+
+
 RESOURCES = [
     Resource(
         "users",
@@ -203,6 +239,33 @@ RESOURCES = [
         "/notify/deliveries/",
         None,
         "/api/v1/notify/deliveries/",
+    ),
+    Resource(
+        "crawl sources",
+        ("crawler.view_crawlsource",),
+        _crawl_sources,
+        lambda s: s.name,
+        "/crawler/sources/",
+        lambda s: f"/crawler/sources/{s.pk}/",
+        "/api/v1/crawler/sources/",
+    ),
+    Resource(
+        "crawl jobs",
+        ("crawler.view_crawljob",),
+        _crawl_jobs,
+        lambda j: j.message,
+        "/crawler/jobs/",
+        lambda j: f"/crawler/jobs/{j.pk}/",
+        "/api/v1/crawler/jobs/",
+    ),
+    Resource(
+        "raw items",
+        ("crawler.view_rawitem",),
+        _raw_items,
+        lambda r: r.url,
+        "/crawler/raw-items/",
+        lambda r: f"/crawler/raw-items/{r.pk}/",
+        "/api/v1/crawler/raw-items/",
     ),
 ]
 

@@ -6,6 +6,8 @@ from ibcloud.accounts.api import router as accounts_router
 from ibcloud.accounts.auth_api import router as auth_router
 from ibcloud.audit.api import router as audit_router
 from ibcloud.core.api_views import router as core_router
+from ibcloud.crawler.api import router as crawler_router
+from ibcloud.crawler.health_api import router as crawler_health_router
 from ibcloud.notify.api import router as notify_router
 
 urlpatterns = [
@@ -15,4 +17,6 @@ urlpatterns = [
     path("accounts/", include(auth_router.urls)),
     path("audit/", include(audit_router.urls)),
     path("notify/", include(notify_router.urls)),
+    path("crawler/", include(crawler_router.urls)),
+    path("crawler/", include(crawler_health_router.urls)),
 ]

@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "ibcloud.accounts",
     "ibcloud.audit",
     "ibcloud.notify",
+    "ibcloud.crawler",
     "ibcloud.demo",
 ]
 
@@ -121,13 +122,17 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------------------------
-if env("DATABASE_URL"):
+# ``sqlite:///path`` in DATABASE_URL names another SQLite file with the same options (crawl
+# processes started by the tests use it to reach the test database).
+if env("DATABASE_URL") and not env("DATABASE_URL").startswith("sqlite"):
     DATABASES = {"default": dj_database_url.parse(env("DATABASE_URL"), conn_max_age=60)}
 else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(DATA_DIR / "ibcloud.sqlite3"),
+            "NAME": dj_database_url.parse(env("DATABASE_URL"))["NAME"]
+            if env("DATABASE_URL")
+            else str(DATA_DIR / "ibcloud.sqlite3"),
             "OPTIONS": {
                 # WAL lets readers and one writer work at once; IMMEDIATE avoids lock upgrades
                 # that fail with "database is locked" under concurrent writes.
@@ -135,6 +140,8 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },
+            # A file, not memory, so that processes a test starts (crawls) see its data.
+            "TEST": {"NAME": str(DATA_DIR / "test-ibcloud.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -221,6 +228,11 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "accounts.loginlog",
     "notify.delivery",
     "notify.notification",
+    # crawl runs, their records and health alerts; people's actions on them (run, cancel,
+    # acknowledge) are audited as events
+    "crawler.crawljob",
+    "crawler.rawitem",
+    "crawler.sourcealert",
 )
 # "secret": encrypted fields (core.fields) read back in clear, so they never enter the log.
 AUDITLOG_EXCLUDE_TRACKING_FIELDS = (
@@ -230,6 +242,8 @@ AUDITLOG_EXCLUDE_TRACKING_FIELDS = (
     "key_hash",
     "secret",
     "webhook_url",  # notify.Channel: robot URLs carry their access token
+    "login_form",  # crawler.CrawlSource: the site's login password
+    "cookies",  # crawler.CrawlSource: session cookies
 )
 AUDITLOG_DISABLE_REMOTE_ADDR = False
 IBCLOUD_AUDIT_RETENTION_DAYS = int(env("IBCLOUD_AUDIT_RETENTION_DAYS", "365"))
@@ -286,7 +300,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "CrawlJobStatusEnum": "ibcloud.crawler.models.CrawlJob.Status",
+        "PreviewKindEnum": "ibcloud.crawler.services.PREVIEW_KINDS",
+        "ChannelKindEnum": "ibcloud.notify.models.ChannelKind",
+    },
 }
 
 # --- Jobs (Huey) ----------------------------------------------------------------------------------

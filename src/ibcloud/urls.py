@@ -10,6 +10,7 @@ urlpatterns = [
     path("accounts/", include("ibcloud.accounts.urls")),
     path("audit/", include("ibcloud.audit.urls")),
     path("notify/", include("ibcloud.notify.urls")),
+    path("crawler/", include("ibcloud.crawler.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("ibcloud.api_urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -77,14 +77,17 @@ def seed_demo() -> list[DemoLogin]:
     for code, name, parent in DEPARTMENTS:
         departments[code] = _department(code, name, departments.get(parent) if parent else None)
 
-    everything = _permissions(("view", "add", "change", "delete", "unlock", "reset", "force"))
+    # "run" and "acknowledge": start crawls and preview sources, acknowledge source alerts.
+    everything = _permissions(
+        ("view", "add", "change", "delete", "unlock", "reset", "force", "run", "acknowledge")
+    )
     # Business staff work the business modules and look up colleagues; they administer nothing.
     colleagues = list(
         Permission.objects.filter(
             content_type__app_label="accounts", codename__in=["view_user", "view_department"]
         )
     )
-    business = _permissions(("view", "add", "change"), BUSINESS_ONLY_APPS) + colleagues
+    business = _permissions(("view", "add", "change", "run"), BUSINESS_ONLY_APPS) + colleagues
     read_only = _permissions(("view",))
     roles = {
         "manager": _role(
