@@ -60,7 +60,6 @@ from ibcloud.crawler.tables import (
     next_run_of,
     sources_with_run_state,
 )
-from ibcloud.crawler.views import raw_item_refusal
 
 RUN_PERMISSION = "crawler.run_crawlsource"
 
@@ -572,7 +571,7 @@ class CrawlSourceViewSet(ScopedModelViewSet):
         return super().get_queryset()
 
     def perform_destroy(self, instance):
-        refusal = raw_item_refusal(instance)
+        refusal = services.raw_item_refusal(instance)
         if refusal:
             raise Conflict(refusal)
         instance.delete()

@@ -332,3 +332,14 @@ def reap_stale_crawl_jobs(now: datetime.datetime | None = None) -> int:
         if finish_crawl_job(crawl_job, CrawlJob.Status.FAILED, message):
             count += 1
     return count
+
+
+def raw_item_refusal(source: CrawlSource) -> str | None:
+    """Why ``source`` cannot be deleted (it has raw items), or None."""
+    count = source.raw_items.count()
+    if count:
+        return _(
+            "%(source)s has %(n)d raw item(s), which the catalog may still use; it cannot be "
+            "deleted. Disable it instead to stop crawling."
+        ) % {"source": source, "n": count}
+    return None

@@ -48,24 +48,13 @@ from ibcloud.crawler.tables import (
 RECENT_JOBS = 10
 
 
-def raw_item_refusal(source: CrawlSource) -> str | None:
-    """Why ``source`` cannot be deleted (it has raw items), or None."""
-    count = source.raw_items.count()
-    if count:
-        return _(
-            "%(source)s has %(n)d raw item(s), which the catalog may still use; it cannot be "
-            "deleted. Disable it instead to stop crawling."
-        ) % {"source": source, "n": count}
-    return None
-
-
 # --- Sources --------------------------------------------------------------------------------------
 
 
 def _bulk_delete_sources(request, queryset) -> str:
     deleted = 0
     for source in queryset:
-        refusal = raw_item_refusal(source)
+        refusal = services.raw_item_refusal(source)
         if refusal:
             messages.error(request, refusal)
             continue
@@ -167,7 +156,7 @@ class CrawlSourceDeleteView(ObjectDeleteView):
     model = CrawlSource
 
     def check_deletable(self, obj) -> str | None:
-        return raw_item_refusal(obj)
+        return services.raw_item_refusal(obj)
 
 
 class CrawlSourceRunView(PermissionRequiredView):
