@@ -175,6 +175,32 @@ def _raw_items(org: Org) -> dict:
     }
 
 
+def _projects(org: Org) -> dict:
+    from tests.catalog.factories import ProjectFactory
+
+    def project(label, owner):
+        return ProjectFactory(name=f"marker-{label}", owner=owner, department=owner.department)
+
+    return {
+        "a_mine": project("a-mine", org.self_user),
+        "a_other": project("a-other", org.dept_user),
+        "b": project("b", org.b_user),
+    }
+
+
+def _investors(org: Org) -> dict:
+    from tests.catalog.factories import InvestorFactory
+
+    def investor(label, owner):
+        return InvestorFactory(name=f"marker-{label}", owner=owner, department=owner.department)
+
+    return {
+        "a_mine": investor("a-mine", org.self_user),
+        "a_other": investor("a-other", org.dept_user),
+        "b": investor("b", org.b_user),
+    }
+
+
 RESOURCES = [
     Resource(
         "users",
@@ -266,6 +292,24 @@ RESOURCES = [
         "/crawler/raw-items/",
         lambda r: f"/crawler/raw-items/{r.pk}/",
         "/api/v1/crawler/raw-items/",
+    ),
+    Resource(
+        "catalog projects",
+        ("catalog.view_project",),
+        _projects,
+        lambda p: p.name,
+        "/catalog/projects/",
+        lambda p: f"/catalog/projects/{p.pk}/",
+        "/api/v1/catalog/projects/",
+    ),
+    Resource(
+        "catalog investors",
+        ("catalog.view_investor",),
+        _investors,
+        lambda i: i.name,
+        "/catalog/investors/",
+        lambda i: f"/catalog/investors/{i.pk}/",
+        "/api/v1/catalog/investors/",
     ),
 ]
 

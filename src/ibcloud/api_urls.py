@@ -5,6 +5,9 @@ from django.urls import include, path
 from ibcloud.accounts.api import router as accounts_router
 from ibcloud.accounts.auth_api import router as auth_router
 from ibcloud.audit.api import router as audit_router
+from ibcloud.catalog.api import router as catalog_router
+from ibcloud.catalog.dashboard_api import router as catalog_dashboard_router
+from ibcloud.catalog.quality_api import router as catalog_quality_router
 from ibcloud.core.api_views import router as core_router
 from ibcloud.crawler.api import router as crawler_router
 from ibcloud.crawler.health_api import router as crawler_health_router
@@ -19,4 +22,7 @@ urlpatterns = [
     path("notify/", include(notify_router.urls)),
     path("crawler/", include(crawler_router.urls)),
     path("crawler/", include(crawler_health_router.urls)),
+    path("catalog/", include(catalog_router.urls)),
+    path("catalog/", include(catalog_quality_router.urls)),
+    path("catalog/", include(catalog_dashboard_router.urls)),
 ]

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "ibcloud.audit",
     "ibcloud.notify",
     "ibcloud.crawler",
+    "ibcloud.catalog",
     "ibcloud.demo",
 ]
 
@@ -233,6 +234,10 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "crawler.crawljob",
     "crawler.rawitem",
     "crawler.sourcealert",
+    # what the catalog made of each raw item, and clustering results: machine-written
+    "catalog.ingestion",
+    "catalog.clusterrun",
+    "catalog.topiccluster",
 )
 # "secret": encrypted fields (core.fields) read back in clear, so they never enter the log.
 AUDITLOG_EXCLUDE_TRACKING_FIELDS = (
@@ -244,6 +249,7 @@ AUDITLOG_EXCLUDE_TRACKING_FIELDS = (
     "webhook_url",  # notify.Channel: robot URLs carry their access token
     "login_form",  # crawler.CrawlSource: the site's login password
     "cookies",  # crawler.CrawlSource: session cookies
+    "search_text",  # catalog: derived from the names and description, which are logged
 )
 AUDITLOG_DISABLE_REMOTE_ADDR = False
 IBCLOUD_AUDIT_RETENTION_DAYS = int(env("IBCLOUD_AUDIT_RETENTION_DAYS", "365"))

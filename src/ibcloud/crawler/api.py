@@ -308,6 +308,7 @@ class CrawlSourceSerializer(serializers.ModelSerializer):
             "description",
             "item_type",
             "enabled",
+            "trust",
             "owner",
             "owner_name",
             "department",

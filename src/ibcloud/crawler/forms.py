@@ -453,7 +453,11 @@ HELP = {
 
 #: (key, title, field names): the form is shown in these groups
 SECTIONS = [
-    ("basics", _("Basics"), ["name", "description", "item_type", "enabled", "owner", "department"]),
+    (
+        "basics",
+        _("Basics"),
+        ["name", "description", "item_type", "enabled", "trust", "owner", "department"],
+    ),
     ("start", _("Start URLs"), ["start_urls", "url_template", "page_start", "page_end"]),
     (
         "list",
@@ -547,6 +551,8 @@ class CrawlSourceForm(BootstrapModelForm):
         self.fields["department"].label_from_instance = lambda d: d.full_name
         self.fields["proxies"].queryset = records_in_reach(Proxy, actor)
         self.fields["proxies"].required = False
+        # Left empty (or posted by an older client), trust keeps the stored or default value.
+        self.fields["trust"].required = False
         for name, text in HELP.items():
             if name in self.fields:
                 self.fields[name].help_text = text
@@ -560,6 +566,12 @@ class CrawlSourceForm(BootstrapModelForm):
     def clean_login_form(self) -> dict[str, str] | None:
         text = self.cleaned_data.get("login_form") or ""
         return parse_login_form(text) if text.strip() else None
+
+    def clean_trust(self) -> int:
+        value = self.cleaned_data.get("trust")
+        if value is None:
+            return self.instance.trust if self.instance.pk else CrawlSource.trust.field.default
+        return value
 
     def clean_cookies(self) -> list[dict[str, str]] | None:
         text = self.cleaned_data.get("cookies") or ""

@@ -8,6 +8,7 @@ rules. Each run is a ``CrawlJob``; every extracted record becomes a ``RawItem``.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -95,6 +96,13 @@ class CrawlSource(ObjectUrls, ScopedModel):
     description = models.TextField(_("description"), blank=True)
     item_type = models.CharField(_("item type"), max_length=20, choices=ItemType.choices)
     enabled = models.BooleanField(_("enabled"), default=True)
+    #: when sources disagree on a field, the catalog keeps the most trusted source's value
+    trust = models.PositiveSmallIntegerField(
+        _("trust"),
+        default=50,
+        validators=[MaxValueValidator(100)],
+        help_text=_("0-100. When sources disagree on a field, the most trusted one wins."),
+    )
 
     # Where to start: fixed URLs, or a URL template with {page} over a page range.
     start_urls = models.JSONField(_("start URLs"), default=list, blank=True)

@@ -31,6 +31,7 @@ from django.utils.translation import gettext_lazy
 from ibcloud.core import jobs
 from ibcloud.core.signals import record_sensitive_action
 from ibcloud.crawler.models import CrawlJob, CrawlSource
+from ibcloud.crawler.signals import crawl_job_finished
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +170,9 @@ def finish_crawl_job(crawl_job: CrawlJob, status: str, message: str, log: str = 
 def check_after_job(crawl_job: CrawlJob) -> None:
     """Let the health monitor raise, group or resolve alerts after a finished run.
 
-    A failure here is logged, never raised: the run has ended either way.
+    A failure here is logged, never raised: the run has ended either way. Then
+    ``crawl_job_finished`` is sent (every path that ends a run comes through here), so the
+    catalog takes in the new raw items.
     """
     try:
         from ibcloud.crawler import alerts
@@ -177,6 +180,10 @@ def check_after_job(crawl_job: CrawlJob) -> None:
         alerts.check_after_job(crawl_job)
     except Exception:  # noqa: BLE001 - alerting must not undo the end of a run
         logger.exception("health check after crawl job %s failed", crawl_job.pk)
+    try:
+        crawl_job_finished.send(sender=CrawlJob, crawl_job=crawl_job)
+    except Exception:  # noqa: BLE001 - a receiver's failure must not undo the end of a run
+        logger.exception("receivers of crawl_job_finished failed for crawl job %s", crawl_job.pk)
 
 
 # --- Preview -------------------------------------------------------------------------------------

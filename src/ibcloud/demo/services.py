@@ -77,9 +77,22 @@ def seed_demo() -> list[DemoLogin]:
     for code, name, parent in DEPARTMENTS:
         departments[code] = _department(code, name, departments.get(parent) if parent else None)
 
-    # "run" and "acknowledge": start crawls and preview sources, acknowledge source alerts.
+    # "run" and "acknowledge": start crawls and preview sources, acknowledge source alerts;
+    # "merge" and "reprocess": merge or split catalog records, re-process quarantined ones.
     everything = _permissions(
-        ("view", "add", "change", "delete", "unlock", "reset", "force", "run", "acknowledge")
+        (
+            "view",
+            "add",
+            "change",
+            "delete",
+            "unlock",
+            "reset",
+            "force",
+            "run",
+            "acknowledge",
+            "merge",
+            "reprocess",
+        )
     )
     # Business staff work the business modules and look up colleagues; they administer nothing.
     colleagues = list(

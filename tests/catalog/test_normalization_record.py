@@ -1,0 +1,164 @@
+"""normalize_record over whole raw records, and the rules loaded from the database."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from ibcloud.catalog.models import ExchangeRate, IndustryKeyword, RoundAlias
+from ibcloud.catalog.normalization.record import normalize_record
+from ibcloud.catalog.normalization.results import Industry, Place
+from ibcloud.catalog.normalization.rules import default_rules, load_rules
+from ibcloud.core.parameters import set_parameter
+from ibcloud.demo.sites.data import generate_investors, generate_projects
+
+REFERENCE = datetime(2025, 3, 15, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+def test_project_record_from_chinese_labels():
+    record = normalize_record(
+        "project",
+        {
+            "项目名称": "云图智能",
+            "公司全称": "深圳市云图智能科技有限公司",
+            "统一社会信用代码": "91110000802100433B",
+            "地区": "广东·深圳",
+            "所属行业": "人工智能",
+            "融资轮次": "Pre-A轮",
+            "融资金额": "数千万元",
+            "估值": "5亿元",
+            "出让股份": "10%",
+            "资金用途": "<p>研发</p>",
+            "成立时间": "2019年3月",
+            "投资方": "红杉中国、IDG资本，投资方未透露",
+            "页面备注": "x",
+        },
+        default_rules(),
+        REFERENCE,
+    )
+    assert record.value("name") == "云图智能"
+    assert record.value("credit_code") == "91110000802100433B"
+    assert record.value("place") == Place("440000", "广东省", "440300", "深圳市")
+    assert record.value("industry") == Industry("I", "65")
+    assert record.value("round") == "pre_a"
+    assert (record.value("amount").low, record.value("amount").high) == (10**7, 10**8)
+    assert record.value("valuation").low == 500_000_000
+    assert record.value("share_offered") == Decimal("10.00")
+    assert record.value("use_of_funds") == "研发"
+    assert record.value("founded_on") == date(2019, 3, 1)
+    assert record.value("investor_names") == ["红杉中国", "IDG资本"]
+    assert record.ignored == ["页面备注"]
+    assert record.raw["amount"] == "数千万元"
+    assert all(result.rule for result in record.fields.values())
+
+
+def test_demo_project_and_feed_records_normalize_without_problems():
+    for project in generate_projects(40):
+        data = project.as_dict()
+        data.pop("id")
+        record = normalize_record("project", data, default_rules(), REFERENCE)
+        assert record.problems == {}, (data, record.problems)
+        assert record.ignored == []
+    feed = {
+        "title": "云图智能完成A轮融资",
+        "name": "云图智能",
+        "link": "https://example.com/1",
+        "published": "Mon, 06 Jan 2025 09:00:00 +0800",
+        "industry": "人工智能",
+        "round": "A轮",
+        "summary": "云图智能专注视觉。展开全文",
+    }
+    record = normalize_record("project", feed, default_rules(), REFERENCE)
+    assert record.value("name") == "云图智能"
+    assert record.value("summary") == "云图智能专注视觉。"
+    assert record.ignored == []
+
+
+def test_title_is_a_fallback_for_the_name():
+    record = normalize_record(
+        "project", {"title": "星河医疗完成B轮融资"}, default_rules(), REFERENCE
+    )
+    assert record.value("name") == "星河医疗"
+
+
+def test_empty_values_produce_no_field():
+    record = normalize_record(
+        "project",
+        {"name": "云图", "amount": "", "tags": [], "round": None},
+        default_rules(),
+        REFERENCE,
+    )
+    assert set(record.fields) == {"name"}
+
+
+def test_investor_record():
+    investor = generate_investors(5)[0].as_dict()
+    investor.pop("id")
+    record = normalize_record("investor", investor, default_rules(), REFERENCE)
+    assert record.problems == {}
+    assert record.value("investor_type") in {"vc", "pe", "cvc", "gov_fund", "strategic", "other"}
+    assert record.value("preferred_rounds")
+    assert record.value("capital_type") in {"rmb", "usd", "dual"}
+    explicit = normalize_record(
+        "investor",
+        {
+            "机构名称": "某某创投",
+            "机构类型": "天使投资机构",
+            "投资阶段": ["早期"],
+            "投资地域": "全国、广东",
+            "单笔投资规模": "US$1M-5M",
+            "管理规模": "50亿元人民币",
+        },
+        default_rules(),
+        REFERENCE,
+    )
+    assert explicit.value("investor_type") == "vc"
+    assert explicit.value("preferred_rounds") == ["seed", "angel", "pre_a"]
+    assert explicit.value("nationwide") is True
+    assert explicit.value("preferred_regions") == ["440000"]
+    assert explicit.value("capital_type") == "dual"
+
+
+@pytest.mark.django_db
+def test_load_rules_follows_edits_of_rates_keywords_aliases_and_spam_words():
+    rules = load_rules()
+    assert rules.rate("USD") == Decimal("7.10")  # seeded by migration 0002
+    assert len(rules.industry_keywords) >= 300
+
+    rate = ExchangeRate.objects.get(currency="USD")
+    rate.rate_to_cny = Decimal("7.5")
+    rate.save()
+    assert load_rules().rate("USD") == Decimal("7.5")
+
+    IndustryKeyword.objects.create(keyword="火星采矿", industry="12")
+    assert any(rule.keyword == "火星采矿" for rule in load_rules().industry_keywords)
+    IndustryKeyword.objects.filter(keyword="火星采矿").update(is_active=False)
+    IndustryKeyword.objects.get(keyword="火星采矿").save()
+    assert not any(rule.keyword == "火星采矿" for rule in load_rules().industry_keywords)
+
+    alias = RoundAlias.objects.create(alias="A1轮", round="a_plus")
+    assert load_rules().round_aliases["A1轮"] == "a_plus"
+    alias.delete()
+    assert "A1轮" not in load_rules().round_aliases
+
+    set_parameter("catalog.spam_words", "博彩, 刷单")
+    assert load_rules().spam_words == ("博彩", "刷单")
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [12345678901234567890, 1e30, float("nan"), True, {"a": 1}, [None, 3], "<<<>>>", "9" * 400],
+)
+def test_odd_values_give_problems_not_errors(odd):
+    """The preview API passes whatever a user pastes: every field must answer, never raise."""
+    keys = {"name", "amount", "round", "industry", "place", "founded", "published", "tags",
+            "stages", "industries", "regions", "ticket", "website", "出让股份"}  # fmt: skip
+    for item_type in ("project", "investor"):
+        record = normalize_record(item_type, {key: odd for key in keys}, default_rules(), REFERENCE)
+        for result in record.fields.values():
+            assert result.rule
+            if result.value is not None and hasattr(result.value, "low"):
+                assert result.value.low is None or result.value.low < 10**16

@@ -1,0 +1,83 @@
+"""Segmentation: what the search index and the queries are cut into."""
+
+from ibcloud.catalog.segmentation import search_text, segment, subwords
+
+
+def test_segment_cuts_chinese_into_words_and_drops_punctuation():
+    assert segment("深圳市云图智能科技有限公司，专注计算机视觉。") == [
+        "深圳市",
+        "云图",
+        "智能",
+        "科技",
+        "有限公司",
+        "专注",
+        "计算机视觉",  # one of the domain words
+    ]
+
+
+def test_segment_normalizes_width_and_case():
+    # full-width letters and digits from Chinese input methods are the ASCII ones
+    assert segment("ＡＩ芯片 GPU ２０２４") == ["ai", "芯片", "gpu", "2024"]
+
+
+def test_segment_splits_tokens_on_inner_punctuation_as_the_databases_do():
+    # both FTS5's unicode61 and PostgreSQL's parser would split "e-commerce" and "v2.0"
+    assert segment("e-commerce v2.0 C++") == ["e", "commerce", "v2", "0", "c"]
+
+
+def test_segment_of_blank_or_punctuation_is_empty():
+    assert segment("") == []
+    assert segment(" ，。！ ") == []
+    assert segment(None) == []
+
+
+def test_domain_words_stay_whole():
+    assert segment("医疗器械") == ["医疗器械"]
+    assert segment("专精特新企业") == ["专精特新", "企业"]
+    assert segment("新能源汽车") == ["新能源汽车"]
+    assert segment("天使轮融资") == ["天使轮", "融资"]
+
+
+def test_a_word_is_cut_the_same_alone_and_inside_a_sentence():
+    # no HMM: the cut of a word does not depend on the text around it
+    for word in ("云图智能", "鼎盛资本", "蓝海新能源"):
+        alone = segment(word)
+        inside = segment(f"本公司{word}成立于2015年")
+        assert " ".join(alone) in " ".join(inside)
+
+
+def test_subwords_are_the_dictionary_words_inside_a_compound():
+    assert set(subwords("医疗器械")) == {"医疗", "器械"}
+    assert "能源" in subwords("新能源汽车")
+    assert subwords("芯片") == []
+    assert subwords("robotics") == []
+
+
+def test_search_text_lists_words_in_order_then_words_inside_compounds():
+    text = search_text("云图医疗", "", "上海云图医疗器械有限公司")
+    words = text.split(" ")
+    # the words in text order first, so phrases match on them
+    assert words[:6] == ["云图", "医疗", "上海", "云图", "医疗器械", "有限公司"]
+    # then what compounds contain, each once
+    assert set(words[6:]) == {"器械", "有限", "公司"}
+
+
+def test_search_text_of_nothing_is_empty():
+    assert search_text() == ""
+    assert search_text("", "  ") == ""
+
+
+def test_cutting_agrees_with_jieba_without_hmm():
+    from ibcloud.catalog.segmentation import _jieba
+
+    texts = [
+        "得多半导体成立于2015年，专注于功率器件与芯片设计的研发与产业化，产品应用于工业控制。",
+        "鼎盛资本是一家专注早中期科技投资的创业投资机构，管理人民币基金和美元基金。",
+        "本轮融资将用于研发投入、市场拓展及补充流动资金，公司估值约十亿元。",
+        "我来到北京清华大学，他来到了网易杭研大厦",
+    ]
+    for text in texts:
+        expected = [
+            word for word in _jieba().cut(text, HMM=False) if word.strip() and word.isalnum()
+        ]
+        assert segment(text) == expected

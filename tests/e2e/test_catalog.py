@@ -1,0 +1,106 @@
+"""A banker finds a company in the catalog: three sources list it under different names, the
+catalog holds it once; a boolean keyword query finds it and not its look-alike; its page says
+where each value came from."""
+
+import pytest
+
+from ibcloud.catalog import services
+from ibcloud.catalog.models import Project
+from tests.catalog.factories import raw_item
+from tests.factories import PASSWORD, CrawlSourceFactory, UserFactory
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def crawl_three_listings():
+    """Three sources describe 云图智能 their own way; a fourth record is a different company."""
+    listing = CrawlSourceFactory(name="项目库", trust=80)
+    feed = CrawlSourceFactory(name="项目快讯", trust=40)
+    directory = CrawlSourceFactory(name="企业名录", trust=60)
+    raw_item(
+        listing,
+        {
+            "name": "云图智能",
+            "full_name": "深圳市云图智能科技有限公司",
+            "industry": "人工智能",
+            "province": "广东",
+            "city": "深圳",
+            "round": "A轮",
+            "amount": "数千万元",
+            "summary": "云图智能专注于计算机视觉，核心产品为视觉质检一体机。",
+        },
+        url="http://listing.example/projects/1.html",
+    )
+    raw_item(
+        feed,
+        {"title": "云图智能完成A轮融资", "name": "云图智能", "round": "A轮", "amount": "US$10M"},
+        url="http://feed.example/items/1",
+    )
+    raw_item(
+        directory,
+        {
+            "name": "云图智能科技（深圳）有限公司",
+            "location": "广东·深圳",
+            "summary": "视觉质检一体机与工业视觉检测平台。",
+            "website": "https://www.yuntu-ai.cn",
+        },
+        url="http://directory.example/c/1",
+    )
+    raw_item(
+        listing,
+        {
+            "name": "云途智能",
+            "full_name": "杭州云途智能科技有限公司",
+            "industry": "医疗器械",
+            "province": "浙江",
+            "city": "杭州",
+            "round": "B轮",
+            "amount": "1.5亿元",
+            "summary": "云途智能研发手术机器人与医疗影像设备。",
+        },
+        url="http://listing.example/projects/2.html",
+    )
+    services.ingest_pending()
+
+
+def test_banker_searches_the_catalog_and_reads_provenance(live_server, browser):
+    UserFactory(username="catalog-admin", is_superuser=True, is_staff=True)
+    crawl_three_listings()
+    assert Project.objects.count() == 2
+    yuntu = Project.objects.get(name_key__contains="云图")
+
+    page = browser.new_page()
+    base = live_server.url
+    page.goto(f"{base}/accounts/login/")
+    page.fill("input[name=username]", "catalog-admin")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+    page.goto(f"{base}/catalog/projects/")
+    page.fill("input[name=q]", '"视觉质检" NOT 医疗')
+    page.click("button[form=filter-form][type=submit]")
+    page.wait_for_url("**/catalog/projects/?*")
+    rows = page.locator("table tbody tr")
+    assert rows.count() == 1
+    assert "云图智能" in rows.first.inner_text()
+
+    page.fill("input[name=q]", "智能 AND (手术 OR 机器人)")
+    page.click("button[form=filter-form][type=submit]")
+    page.wait_for_load_state()
+    assert page.locator("table tbody tr").count() == 1
+    assert "云途智能" in page.locator("table tbody tr").first.inner_text()
+
+    page.fill("input[name=q]", '"视觉')
+    page.click("button[form=filter-form][type=submit]")
+    page.wait_for_load_state()
+    assert page.locator("#keyword-error").is_visible()
+
+    page.goto(f"{base}/catalog/projects/{yuntu.pk}/")
+    provenance = page.locator("#provenance")
+    assert "深圳市云图智能科技有限公司" in provenance.inner_text()
+    # The most trusted source gives most values; the directory alone knows the website.
+    assert "项目库" in page.locator("[data-provenance=full_name]").inner_text()
+    assert "企业名录" in page.locator("[data-provenance=website]").inner_text()
+    assert page.locator("#region").inner_text().strip().startswith("广东")
+    browser.close()
