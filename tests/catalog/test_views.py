@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import zoneinfo
 
 import pytest
 from django.urls import reverse
@@ -655,3 +656,17 @@ def test_delete_a_project(org, client, banker):
     response = client.post(reverse("catalog:project_delete", args=[project.pk]))
     assert response.status_code == 302
     assert not Project.objects.exists()
+
+
+def test_publication_dates_bound_whole_local_days(banker, client):
+    """A day filter means the local (Asia/Shanghai) day: 00:30 on the 2nd local time is the
+    2nd, although in UTC it is still the 1st; far-off dates filter without an error."""
+    shanghai = zoneinfo.ZoneInfo("Asia/Shanghai")
+    late = datetime.datetime(2026, 3, 1, 23, 50, tzinfo=shanghai)
+    ProjectFactory(name="一日深夜", published_at=late)
+    ProjectFactory(name="二日凌晨", published_at=late + datetime.timedelta(minutes=40))
+    url = reverse("catalog:project_list")
+    assert names(client.get(url, {"published_after": "2026-03-02"})) == ["二日凌晨"]
+    assert names(client.get(url, {"published_before": "2026-03-01"})) == ["一日深夜"]
+    both = {"published_after": "0001-01-01", "published_before": "9999-12-31"}
+    assert sorted(names(client.get(url, both))) == sorted(["一日深夜", "二日凌晨"])

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ibcloud.catalog.models import Investor, Project
+from ibcloud.catalog.normalization.places import division_index
 from ibcloud.core import dictionaries
 from ibcloud.core.scoping import restrict
 from ibcloud.crawler.models import ItemType, RawItem
@@ -317,18 +318,9 @@ def industry_region_rows(user: Any, filters: ChartFilters) -> list[dict]:
 
 
 def province_names(codes: Iterable[str]) -> dict[str, str]:
-    """Province code → name as stored on projects (one indexed look-up per province)."""
-    names = {}
-    for code in codes:
-        if code:
-            found = (
-                Project.objects.filter(province_code=code)
-                .exclude(province="")
-                .order_by()
-                .values_list("province", flat=True)[:1]
-            )
-            names[code] = next(iter(found), code)
-    return names
+    """Province code → name from the division list (the codes records carry)."""
+    by_code = division_index().by_code
+    return {code: by_code[code].name if code in by_code else code for code in codes if code}
 
 
 def industry_counts(user: Any, filters: ChartFilters, rows: list[dict] | None = None) -> dict:

@@ -12,10 +12,8 @@ docs/catalog-search.md): a query that does not parse is a field error (the API a
 
 from __future__ import annotations
 
-import csv
 from decimal import Decimal
 from functools import lru_cache
-from pathlib import Path
 
 import django_filters
 from django import forms
@@ -26,11 +24,12 @@ from django.utils.translation import gettext_lazy as _
 from ibcloud.accounts.models import User
 from ibcloud.accounts.services import users_in_reach
 from ibcloud.catalog.models import Ingestion, Investor, Project, SavedQuery, Tag
+from ibcloud.catalog.normalization.places import division_index
 from ibcloud.core import dictionaries
+from ibcloud.core.filters import LocalDateFilter
 from ibcloud.core.scoping import restrict
 from ibcloud.crawler.models import CrawlSource
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
 WAN = 10_000
 #: the largest amount a filter takes (CNY): beyond BigIntegerField's range SQL would overflow
 MAX_AMOUNT = 10**17
@@ -69,31 +68,11 @@ def capital_type_choices() -> list[tuple[str, str]]:
 @lru_cache(maxsize=1)
 def _divisions() -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str, str], ...]]:
     """(provinces as (code, name), cities as (code, name, province code)), 6-digit codes, from
-    the division list in ``catalog/data`` (municipalities' "市辖区" named after the province)."""
-    provinces: dict[str, str] = {}
-    cities: list[tuple[str, str, str]] = []
-    try:
-        with open(DATA_DIR / "provinces.csv", encoding="utf-8") as handle:
-            for row in csv.DictReader(handle):
-                provinces[row["code"].ljust(6, "0")] = row["name"]
-        with open(DATA_DIR / "cities.csv", encoding="utf-8") as handle:
-            for row in csv.DictReader(handle):
-                province = row["provinceCode"].ljust(6, "0")
-                name = row["name"]
-                if name in ("市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"):
-                    if name != "市辖区":
-                        continue
-                    name = provinces.get(province, name)
-                cities.append((row["code"].ljust(6, "0"), name, province))
-    except (OSError, KeyError):
-        return ((), ())
-    for code, name in (
-        ("710000", "台湾省"),
-        ("810000", "香港特别行政区"),
-        ("820000", "澳门特别行政区"),
-    ):
-        provinces.setdefault(code, name)
-    return tuple(provinces.items()), tuple(cities)
+    the normalization's division list, so filters offer exactly the codes records carry."""
+    divisions = sorted(division_index().by_code.values(), key=lambda d: d.code)
+    provinces = tuple((d.code, d.name) for d in divisions if d.level == "province")
+    cities = tuple((d.code, d.name, d.province_code) for d in divisions if d.level == "city")
+    return provinces, cities
 
 
 def province_choices() -> list[tuple[str, str]]:
@@ -219,28 +198,28 @@ class CatalogFilterSet(django_filters.FilterSet):
     amount_max = django_filters.NumberFilter(
         label=_("Amount up to (CNY)"), method="filter_amount", min_value=0, max_value=MAX_AMOUNT
     )
-    published_after = django_filters.DateFilter(
+    published_after = LocalDateFilter(
         label=_("Published from"),
         field_name="published_at",
-        lookup_expr="date__gte",
+        lookup_expr="gte",
         widget=_date(_("Published from")),
     )
-    published_before = django_filters.DateFilter(
+    published_before = LocalDateFilter(
         label=_("Published until"),
         field_name="published_at",
-        lookup_expr="date__lte",
+        lookup_expr="lte",
         widget=_date(_("Published until")),
     )
-    first_seen_after = django_filters.DateFilter(
+    first_seen_after = LocalDateFilter(
         label=_("First seen from"),
         field_name="first_seen_at",
-        lookup_expr="date__gte",
+        lookup_expr="gte",
         widget=_date(_("First seen from")),
     )
-    first_seen_before = django_filters.DateFilter(
+    first_seen_before = LocalDateFilter(
         label=_("First seen until"),
         field_name="first_seen_at",
-        lookup_expr="date__lte",
+        lookup_expr="lte",
         widget=_date(_("First seen until")),
     )
     source = django_filters.ModelMultipleChoiceFilter(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
+
 import django_filters
 from django import forms
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_filters.constants import EMPTY_VALUES
 from django_filters.widgets import BooleanWidget
 
 from ibcloud.core.jobs import QUEUE_NAMES
@@ -69,6 +73,26 @@ class DictItemFilterSet(SearchFilterSet):
         fields = ["q", "dict_type", "parent", "top_level", "is_active"]
 
 
+class LocalDateFilter(django_filters.DateFilter):
+    """A day bound on a datetime column (``lookup_expr`` "gte" or "lte"), in local time.
+
+    It compares the column with local midnights rather than using ``__date``: ``__date`` wraps
+    the column in a function on SQLite, so the column's index could not serve the filter.
+    """
+
+    def filter(self, qs, value):
+        if value in EMPTY_VALUES:
+            return qs
+        try:
+            day = value if self.lookup_expr == "gte" else value + datetime.timedelta(days=1)
+            bound = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+            bound.astimezone(datetime.UTC)
+        except (OverflowError, ValueError):
+            return qs  # a bound beyond the calendar's ends excludes nothing
+        lookup = "gte" if self.lookup_expr == "gte" else "lt"
+        return qs.filter(**{f"{self.field_name}__{lookup}": bound})
+
+
 class JobFilterSet(SearchFilterSet):
     search_fields = ("name", "message")
 
@@ -77,15 +101,15 @@ class JobFilterSet(SearchFilterSet):
         choices=[(name, name) for name in QUEUE_NAMES], label=_("Queue")
     )
     name = django_filters.CharFilter(lookup_expr="icontains", label=_("Task"))
-    created_after = django_filters.DateFilter(
+    created_after = LocalDateFilter(
         field_name="created_at",
-        lookup_expr="date__gte",
+        lookup_expr="gte",
         label=_("Created from"),
         widget=forms.DateInput(attrs={"type": "date"}),
     )
-    created_before = django_filters.DateFilter(
+    created_before = LocalDateFilter(
         field_name="created_at",
-        lookup_expr="date__lte",
+        lookup_expr="lte",
         label=_("Created until"),
         widget=forms.DateInput(attrs={"type": "date"}),
     )
