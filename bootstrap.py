@@ -3,6 +3,7 @@
 
     python3 bootstrap.py demo     # install, migrate, load demo data, serve on http://127.0.0.1:8000
     python3 bootstrap.py test     # install (with test tools and Chromium), run the whole suite
+                                  # in parallel, one pytest worker per CPU (``test -n 0``: serial)
     python3 bootstrap.py install  # install only
 
 Works on Linux and Windows (``py bootstrap.py demo``). Needs Python 3.11+ and Node 20+ (npm).
@@ -130,7 +131,9 @@ def main() -> None:
         run(PYTHON, "-m", "ruff", "check", "src", "tests", "bench", "bootstrap.py")
         run(PYTHON, "-m", "ruff", "format", "--check", "src", "tests", "bench", "bootstrap.py")
         run(PYTHON, "-m", "ibcloud.cli", "makemigrations", "--check", "--dry-run")
-        run(PYTHON, "-m", "pytest", *options.extra)
+        # One pytest worker per CPU (pytest-xdist); worksteal hands a long test's neighbours to
+        # an idle worker. Extra arguments come last, so ``-n 0`` runs everything in one process.
+        run(PYTHON, "-m", "pytest", "-n", "auto", "--dist", "worksteal", *options.extra)
     elif options.command == "demo":
         install(with_tests=False)
         run(PYTHON, "-m", "ibcloud.cli", "demo", *options.extra)

@@ -1,13 +1,33 @@
-"""What every test needs: jobs run in-process, an organisation with users of each reach."""
+"""What every test needs: jobs run in-process, an organisation with users of each reach.
+
+The suite runs in parallel (pytest-xdist, ``-n auto`` from ``bootstrap.py test``): each worker gets
+its own data directory and queue prefix, so workers share no file, queue or cache key.
+"""
 
 from dataclasses import dataclass
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from ibcloud.core.jobs import QUEUES
 from tests.factories import DepartmentFactory, RoleFactory, UserFactory, token_for
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_setupnodes(config, specs):
+    """Give every xdist worker its own IBCLOUD_DATA_DIR and IBCLOUD_QUEUE_PREFIX.
+
+    They must be in the worker's environment before Django reads its settings (pytest-django does
+    that before any conftest is imported), and processes a test starts (crawls, workers, servers)
+    inherit them. Each worker then has its own SQLite test database, Huey queue files or Redis
+    queue names, file cache, secret key, logs and media; pytest-django adds the ``_gw<n>`` suffix
+    to the PostgreSQL test database itself.
+    """
+    for spec in specs:
+        spec.env["IBCLOUD_DATA_DIR"] = str(django_settings.DATA_DIR / f"xdist-{spec.id}")
+        spec.env["IBCLOUD_QUEUE_PREFIX"] = f"{django_settings.IBCLOUD_QUEUE_PREFIX}-{spec.id}"
 
 
 @pytest.fixture(autouse=True)
@@ -30,11 +50,25 @@ def english(settings):
     settings.LANGUAGE_CODE = "en"
 
 
+def _clear_cache() -> None:
+    """Empty this test run's cache. Django's Redis cache clears by FLUSHDB, which would also wipe
+    the job queues and cache keys of parallel workers sharing the Redis database; so on Redis only
+    the keys under this run's prefix go."""
+    location = django_settings.CACHES["default"]
+    if not location["BACKEND"].endswith("RedisCache"):
+        cache.clear()
+        return
+    client = cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=f"{location.get('KEY_PREFIX', '')}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    cache.clear()
+    _clear_cache()
     yield
-    cache.clear()
+    _clear_cache()
 
 
 @dataclass

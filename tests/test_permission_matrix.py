@@ -201,6 +201,54 @@ def _investors(org: Org) -> dict:
     }
 
 
+def _matches(org: Org, **fields) -> dict:
+    from tests.matching.factories import MatchFactory
+
+    def match(label, owner):
+        return MatchFactory(
+            project__name=f"marker-match-{label}",
+            owner=owner,
+            department=owner.department,
+            **fields,
+        )
+
+    return {
+        "a_mine": match("a-mine", org.self_user),
+        "a_other": match("a-other", org.dept_user),
+        "b": match("b", org.b_user),
+    }
+
+
+def _rule_sets(org: Org) -> dict:
+    from tests.matching.factories import MatchRuleSetFactory
+
+    def rule_set(label, owner):
+        return MatchRuleSetFactory(
+            name=f"marker-rules-{label}", owner=owner, department=owner.department
+        )
+
+    return {
+        "a_mine": rule_set("a-mine", org.self_user),
+        "a_other": rule_set("a-other", org.dept_user),
+        "b": rule_set("b", org.b_user),
+    }
+
+
+def _assignment_rules(org: Org) -> dict:
+    from tests.matching.factories import AssignmentRuleFactory
+
+    def rule(label, owner):
+        return AssignmentRuleFactory(
+            name=f"marker-assign-{label}", owner=owner, department=owner.department
+        )
+
+    return {
+        "a_mine": rule("a-mine", org.self_user),
+        "a_other": rule("a-other", org.dept_user),
+        "b": rule("b", org.b_user),
+    }
+
+
 RESOURCES = [
     Resource(
         "users",
@@ -311,6 +359,42 @@ RESOURCES = [
         lambda i: f"/catalog/investors/{i.pk}/",
         "/api/v1/catalog/investors/",
     ),
+    Resource(
+        "matches",
+        ("matching.view_match",),
+        _matches,
+        lambda m: m.project.name,
+        "/matching/matches/",
+        lambda m: f"/matching/matches/{m.pk}/",
+        "/api/v1/matching/matches/",
+    ),
+    Resource(
+        "match review queue",
+        ("matching.view_match", "matching.review_match"),
+        _matches,
+        lambda m: m.project.name,
+        "/matching/review/",
+        lambda m: f"/matching/matches/{m.pk}/",
+        "/api/v1/matching/matches/",
+    ),
+    Resource(
+        "match rule sets",
+        ("matching.view_matchruleset",),
+        _rule_sets,
+        lambda r: r.name,
+        "/matching/rule-sets/",
+        lambda r: f"/matching/rule-sets/{r.pk}/",
+        "/api/v1/matching/rule-sets/",
+    ),
+    Resource(
+        "assignment rules",
+        ("matching.view_assignmentrule",),
+        _assignment_rules,
+        lambda r: r.name,
+        "/matching/assignment-rules/",
+        None,
+        "/api/v1/matching/assignment-rules/",
+    ),
 ]
 
 VIEWERS = list(EXPECTED)
@@ -378,3 +462,52 @@ def test_without_the_permission_nothing_is_reachable(resource, client, api):
     for record in records.values():
         if record is not None:
             assert api.get(f"{resource.api_list}{record.pk}/").status_code in (403, 404)
+
+
+@pytest.mark.parametrize("viewer", VIEWERS)
+def test_the_inbox_holds_exactly_the_matches_assigned_to_its_reader(viewer, client, api):
+    """Whatever a role's scope, "my matches" (UI, export, API, API export) lists the approved
+    matches assigned to the reader and no one else's."""
+    from ibcloud.matching.models import Match
+
+    org = make_org(["matching.view_match", "matching.change_match"])
+    people = {
+        "a_mine": org.self_user,
+        "a_other": org.dept_user,
+        "b": org.b_user,
+        "all": org.all_user,
+    }
+    records = {}
+    for label, person in people.items():
+        (records[label],) = _matches_assigned_to(person, label)
+    user = getattr(org, viewer)
+    client.force_login(user)
+    api.as_user(user)
+    page = client.get("/matching/inbox/", {"per_page": 500}).content.decode()
+    export = client.get("/matching/inbox/", {"export": "csv"}).content.decode("utf-8-sig")
+    api_export = api.get("/api/v1/matching/inbox/export/", {"file_format": "csv"})
+    assert api_export.status_code == 200, api_export.content
+    api_export_text = api_export.content.decode("utf-8-sig")
+    listed = api_ids(api, "/api/v1/matching/inbox/")
+    for label, match in records.items():
+        mine = match.assignee_id == user.pk
+        assert (match.project.name in page) is mine, f"UI inbox: {viewer} and {label}"
+        assert (match.project.name in export) is mine, f"UI inbox export: {viewer} and {label}"
+        assert (match.project.name in api_export_text) is mine, f"API export: {viewer}, {label}"
+        assert (match.pk in listed) is mine, f"API inbox: {viewer} and {label}"
+        assert match.status == Match.Status.APPROVED
+
+
+def _matches_assigned_to(person, label: str) -> list:
+    from ibcloud.matching.models import Match
+    from tests.matching.factories import MatchFactory
+
+    return [
+        MatchFactory(
+            project__name=f"marker-inbox-{label}",
+            status=Match.Status.APPROVED,
+            assignee=person,
+            owner=person,
+            department=person.department,
+        )
+    ]

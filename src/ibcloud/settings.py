@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "ibcloud.notify",
     "ibcloud.crawler",
     "ibcloud.catalog",
+    "ibcloud.matching",
     "ibcloud.demo",
 ]
 
@@ -238,6 +239,8 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "catalog.ingestion",
     "catalog.clusterrun",
     "catalog.topiccluster",
+    # dry runs are computed results; running one and applying it are audited as events
+    "matching.dryrun",
 )
 # "secret": encrypted fields (core.fields) read back in clear, so they never enter the log.
 AUDITLOG_EXCLUDE_TRACKING_FIELDS = (

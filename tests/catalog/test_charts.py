@@ -11,6 +11,7 @@ from django.utils import timezone
 from ibcloud.catalog import charts
 from ibcloud.catalog.charts import ChartFilters
 from ibcloud.catalog.models import Project
+from ibcloud.core import charts as core_charts
 from tests.catalog.factories import InvestorFactory, ProjectFactory
 from tests.conftest import make_org
 from tests.factories import CrawlSourceFactory, RawItemFactory
@@ -80,7 +81,7 @@ def expected_weekly(projects, key, weeks) -> dict:
 def test_week_buckets_cover_the_default_period_up_to_today():
     first, last = charts.series_period(ChartFilters(), today=TODAY)
     weeks = charts.week_starts(first, last)
-    assert len(weeks) == charts.DEFAULT_WEEKS
+    assert len(weeks) == core_charts.DEFAULT_WEEKS
     assert weeks[-1] == datetime.date(2026, 11, 23)
     assert all(week.weekday() == 0 for week in weeks)
     assert last == TODAY
@@ -104,7 +105,7 @@ def test_industry_over_time_sums_small_sections_as_other(org, catalog, monkeypat
     monkeypatch.setattr(charts, "TOP_SERIES", 1)
     data = charts.industry_over_time(org.admin, ChartFilters(), today=TODAY)
     assert [series["key"] for series in data["series"]] == ["I", None]
-    in_period = [p for p in catalog if p.first_seen_at >= days_ago(7 * charts.DEFAULT_WEEKS)]
+    in_period = [p for p in catalog if p.first_seen_at >= days_ago(7 * core_charts.DEFAULT_WEEKS)]
     assert sum(data["series"][0]["data"]) == 3  # I and C tie at 3; names break the tie
     assert sum(data["series"][1]["data"]) == len(in_period) - 3
 

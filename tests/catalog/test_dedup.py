@@ -135,3 +135,58 @@ def test_a_removed_record_is_no_longer_found_as_similar():
 
     assert index.find(probe).candidate_id is None
     assert index.similar_pool("北京字节跳动网络科技服务") == []
+
+
+# --- The index: many near-duplicates, the same decision whatever the order ------------------------
+
+
+def _many_similar():
+    """26 records "北辰?新材料" in one city, each 91 similar to "北辰新材料", added shuffled."""
+    import random
+
+    stems = "万东九元凌南启嘉星曜极澄燧睿磐蓝西雪青鹿量赤天智云文"
+    candidates = [Candidate(100 + i, (f"北辰{c}新材料",), SZ, SZ_CITY) for i, c in enumerate(stems)]
+    random.Random(7).shuffle(candidates)
+    return candidates
+
+
+def test_a_less_similar_record_is_found_behind_many_more_similar_ones():
+    index = CandidateIndex()
+    # 25 records one character away from the probe (similarity 94), all in another province
+    for i, c in enumerate("万东九元凌南启嘉星曜极澄燧睿磐蓝西雪青鹿量赤天智云"):
+        index.add(Candidate(100 + i, (f"北辰{c}新材料研究院",), HZ, HZ_CITY))
+    # two characters away (similarity 89, above the threshold), in the probe's city
+    index.add(Candidate(200, ("北辰新材料甲乙研究院",), SZ, SZ_CITY))
+
+    decision = index.find(Probe(("北辰新材料研究院",), SZ, SZ_CITY))
+
+    assert (decision.candidate_id, decision.code) == (200, "similar")
+
+
+def test_equally_similar_records_tie_to_the_lowest_id_whatever_the_order():
+    index = CandidateIndex()
+    for candidate in _many_similar():
+        index.add(candidate)
+
+    decision = index.find(Probe(("北辰新材料",), SZ, SZ_CITY))
+
+    assert (decision.candidate_id, decision.code) == (100, "similar")
+
+
+def test_a_same_key_match_decides_as_weighing_every_candidate_would():
+    candidates = [
+        *_many_similar(),
+        Candidate(7, ("北辰新材料",), HZ, HZ_CITY),  # same key, another province: vetoed
+        Candidate(9, ("北辰新材料", "北辰材料"), SZ, ""),  # same key, same province
+        Candidate(8, ("北辰新材料",), SZ, SZ_CITY),  # same key, same city: the best
+    ]
+    index = CandidateIndex()
+    for candidate in candidates:
+        index.add(candidate)
+    for probe in (
+        Probe(("北辰新材料",), SZ, SZ_CITY),
+        Probe(("北辰新材料",)),  # no region: ambiguous between provinces
+        Probe(("北辰新材料",), HZ),
+        Probe(("北辰新材料",), "110000"),  # every same-key record vetoed: similar names decide
+    ):
+        assert index.find(probe) == decide(probe, candidates), probe

@@ -389,3 +389,28 @@ def test_first_ingest_with_enough_projects_queues_one_topic_clustering(monkeypat
     first = tasks.start_first_clustering()
     assert first == Job.objects.get(name=run_clustering_now.job_name).pk
     assert tasks.start_first_clustering() is None  # queued once, not on every ingest
+
+
+def test_ingested_records_are_found_by_keyword_search(sources):
+    from django.db import connection
+
+    from ibcloud.catalog.search import apply_keyword_search
+
+    three_listings(sources)
+    raw_item(sources[1], {"name": "星河智联", "location": "深圳", "summary": "储能电池管理"})
+    services.ingest_pending()
+    raw_item(sources[0], {"name": "星河智联", "location": "深圳", "tags": ["专精特新"]})
+    services.ingest_pending()  # a merge that changes the record's search text
+
+    def found(q):
+        return set(apply_keyword_search(Project.objects.all(), q).values_list("name", flat=True))
+
+    assert found("视觉质检") == {"云图智能"}
+    assert found("储能") == {"星河智联"}
+    assert found("专精特新") == {"云图智能", "星河智联"}
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:  # the index holds exactly the rows' texts
+            cursor.execute(
+                "INSERT INTO catalog_project_fts(catalog_project_fts, rank)"
+                " VALUES ('integrity-check', 1)"
+            )

@@ -162,3 +162,24 @@ def test_odd_values_give_problems_not_errors(odd):
             assert result.rule
             if result.value is not None and hasattr(result.value, "low"):
                 assert result.value.low is None or result.value.low < 10**16
+
+
+def test_remembered_results_are_those_of_the_current_rules():
+    import dataclasses
+
+    rules = default_rules()
+    first = normalize_record("project", {"name": "云图", "round": "A1轮"}, rules, REFERENCE)
+    again = normalize_record("project", {"name": "云图", "round": "A1轮"}, rules, REFERENCE)
+    assert again.fields == first.fields
+
+    edited = dataclasses.replace(rules, round_aliases={**rules.round_aliases, "A1轮": "a_plus"})
+    after_edit = normalize_record("project", {"name": "云图", "round": "A1轮"}, edited, REFERENCE)
+    assert after_edit.value("round") == "a_plus"
+    assert after_edit.value("round") != first.value("round")
+
+
+def test_relative_dates_count_from_each_items_own_fetch_time():
+    later = REFERENCE.replace(day=20)
+    one = normalize_record("project", {"name": "云图", "published": "3天前"}, None, REFERENCE)
+    two = normalize_record("project", {"name": "云图", "published": "3天前"}, None, later)
+    assert one.value("published_at") != two.value("published_at")

@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from ibcloud.catalog import search
 from ibcloud.catalog.models import Investor, Project
@@ -449,3 +450,54 @@ def test_a_sort_index_gone_since_it_was_read_falls_back_to_the_plain_query(many,
         restrict(Project.objects.filter(round="a"), many.dept_user), "芯片"
     ).order_by("-amount_low", "-id")
     assert [p.pk for p in queryset[0:5]] == plain_ids(queryset)[:5]
+
+
+# --- Bulk index maintenance (the ingest pipeline's writes) ---------------------------------------
+
+
+def _fts_is_whole():
+    """FTS5's own check that the index holds exactly the table's rows and texts."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO catalog_project_fts(catalog_project_fts, rank)"
+            " VALUES ('integrity-check', 1)"
+        )
+    return True
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="triggers are SQLite's")
+def test_bulk_writes_index_their_rows_themselves_and_leave_the_triggers_in_place(db):
+    from django.db import transaction
+
+    from ibcloud.catalog.writes import insert_objects, update_rows
+
+    kept = make_project("云图智能")
+    table = Project._meta.db_table
+    with transaction.atomic():
+        with search.triggers_suspended(connection, table):
+            assert not search.index_is_complete(connection)
+            new = Project(name="芯原微", search_text=search_text("芯原微 芯片设计"), provenance={})
+            insert_objects(Project, [new], timezone.now())
+            search.index_rows(connection, table, [(new.pk, new.search_text)])
+            old = kept.search_text
+            kept.search_text = search_text("云图智能 储能")
+            update_rows(Project, [kept], ["search_text"])
+            search.reindex_rows(connection, table, [(kept.pk, old, kept.search_text)])
+        assert search.index_is_complete(connection)
+
+    assert found_names("芯片") == {"芯原微"}
+    assert found_names("储能") == {"云图智能"}
+    assert _fts_is_whole()
+    make_project("云图医疗")  # an ordinary save after a bulk write is indexed by the trigger
+    assert found_names("云图") == {"云图智能", "云图医疗"}
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="triggers are SQLite's")
+def test_a_failed_bulk_write_keeps_the_triggers(db):
+    from django.db import transaction
+
+    table = Project._meta.db_table
+    with pytest.raises(RuntimeError), transaction.atomic():
+        with search.triggers_suspended(connection, table):
+            raise RuntimeError("the batch failed")
+    assert search.index_is_complete(connection)

@@ -153,3 +153,26 @@ def test_ingestion_rows_store_the_normalized_values_and_ignored_keys():
     assert ingestion.normalized["amount"]["raw"] == "数千万元"
     assert ingestion.normalized["_ignored"] == {"value": ["colour"]}
     assert ingestion.processed_at <= timezone.now()
+
+
+def test_json_checks_are_skipped_only_while_writing_own_json():
+    from django.db import IntegrityError, connection
+
+    from ibcloud.catalog.models import Ingestion
+
+    if connection.vendor != "sqlite":
+        pytest.skip("JSON_VALID checks are SQLite's")
+    source = CrawlSourceFactory()
+    item = raw_item(source, {"name": "云图智能"})
+    insert_rows(
+        Ingestion,
+        ingest.INGESTION_COLUMNS[:3]
+        + ("normalized", "processed_at", "content_hash", "raw_item_id"),
+        [("created", "", "", {"name": {"value": "云图智能"}}, NOW, "h", item.pk)],
+    )
+    assert Ingestion.objects.get().normalized == {"name": {"value": "云图智能"}}
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA ignore_check_constraints")
+        assert cursor.fetchone()[0] == 0  # back on after the write
+        with pytest.raises(IntegrityError), transaction.atomic():
+            cursor.execute("UPDATE catalog_ingestion SET normalized = 'not json'")

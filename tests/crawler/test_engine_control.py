@@ -111,17 +111,21 @@ def test_the_page_limit_stops_scheduling_pages(sites, allow_loopback, child_env)
 
 def test_a_crawl_whose_worker_died_stops_and_fails(sites, allow_loopback, child_env):
     job = CrawlJobFactory(source=slow_source(sites))
-    # A stand-in worker: starts the crawl as its child, then dies without waiting for it.
+    # A stand-in worker: starts the crawl as its child, then dies without waiting for it once the
+    # crawl has items (not after a fixed time: on a loaded machine the crawl may not have begun).
     worker = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import time; from ibcloud.crawler import runner; "
-            f"runner.spawn_crawl({job.pk}); time.sleep(4)",
+            "import time, django; django.setup(); from ibcloud.crawler import runner; "
+            "from ibcloud.crawler.models import CrawlJob; "
+            f"runner.spawn_crawl({job.pk}); deadline = time.monotonic() + 60\n"
+            f"while CrawlJob.objects.get(pk={job.pk}).items < 2 and time.monotonic() < deadline:\n"
+            "    time.sleep(0.2)",
         ],
         env=child_env,
     )
-    assert worker.wait(timeout=20) == 0
+    assert worker.wait(timeout=90) == 0
     assert wait_until(lambda: CrawlJob.objects.get(pk=job.pk).is_finished, timeout=15)
     job.refresh_from_db()
     assert job.status == "failed"

@@ -18,24 +18,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import NotSupportedError
-from django.db.models import Count, DateTimeField, Func, IntegerField, Max, QuerySet, Value
-from django.utils import timezone
+from django.db.models import Count, Max, QuerySet
 from django.utils.translation import gettext as _
 
 from ibcloud.catalog.models import Investor, Project
 from ibcloud.catalog.normalization.places import division_index
 from ibcloud.core import dictionaries
+from ibcloud.core.charts import (
+    WeekIndex,
+    between,
+    check_date_range,
+    in_range,
+    start_of,
+    week_period,
+    week_starts,
+)
 from ibcloud.core.scoping import restrict
 from ibcloud.crawler.models import ItemType, RawItem
 
-#: weeks the time series cover when no date range is given
-DEFAULT_WEEKS = 26
-#: the longest date range a chart accepts (weekly buckets: about 260 points)
-MAX_DAYS = 5 * 366
-#: the earliest and latest dates accepted (aware datetimes outside them overflow)
-MIN_DATE = datetime.date(1990, 1, 1)
-MAX_DATE = datetime.date(2100, 12, 31)
 #: series a line chart draws before the rest are summed as "other"
 TOP_SERIES = 8
 ITEM_TYPES = ("project", "investor")
@@ -61,112 +61,23 @@ class ChartFilters:
 
 def check_filters(filters: ChartFilters) -> dict[str, str]:
     """Field errors of ``filters`` (empty when valid); the form and the API serializer share it."""
-    errors: dict[str, str] = {}
-    for name in ("date_from", "date_to"):
-        value = getattr(filters, name)
-        if value is not None and not (MIN_DATE <= value <= MAX_DATE):
-            errors[name] = _("Enter a date between %(min)s and %(max)s.") % {
-                "min": MIN_DATE.isoformat(),
-                "max": MAX_DATE.isoformat(),
-            }
-    if errors:
-        return errors
-    if filters.date_from and filters.date_to:
-        if filters.date_from > filters.date_to:
-            errors["date_to"] = _("The end date must not be before the start date.")
-        elif (filters.date_to - filters.date_from).days > MAX_DAYS:
-            errors["date_to"] = _("Choose a range of at most %(days)d days.") % {"days": MAX_DAYS}
+    errors = check_date_range(filters.date_from, filters.date_to)
     if filters.item_type not in ("", *ITEM_TYPES):
         errors["item_type"] = _("Choose project or investor.")
     return errors
-
-
-# --- Periods and weeks ----------------------------------------------------------------------------
-
-
-def _start_of(day: datetime.date) -> datetime.datetime:
-    """Local midnight at the start of ``day``, aware."""
-    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
-
-
-def _monday(day: datetime.date) -> datetime.date:
-    return day - datetime.timedelta(days=day.weekday())
 
 
 def series_period(
     filters: ChartFilters, today: datetime.date | None = None
 ) -> tuple[datetime.date, datetime.date]:
     """First and last day the time series cover: the filter's range, else the last
-    :data:`DEFAULT_WEEKS` weeks up to today (an open end is filled in the same way)."""
-    today = today or timezone.localdate()
-    last = filters.date_to or max(today, filters.date_from or today)
-    first = filters.date_from or _monday(last) - datetime.timedelta(weeks=DEFAULT_WEEKS - 1)
-    return first, last
-
-
-def week_starts(first: datetime.date, last: datetime.date) -> list[datetime.date]:
-    """The Mondays of the weeks from ``first`` to ``last``, both included."""
-    weeks = []
-    monday = _monday(first)
-    while monday <= last:
-        weeks.append(monday)
-        monday += datetime.timedelta(weeks=1)
-    return weeks
-
-
-def _between(queryset: QuerySet, field: str, first: datetime.date, last: datetime.date):
-    return queryset.filter(
-        **{
-            f"{field}__gte": _start_of(first),
-            f"{field}__lt": _start_of(last + datetime.timedelta(days=1)),
-        }
-    )
+    :data:`DEFAULT_WEEKS` weeks up to today."""
+    return week_period(filters.date_from, filters.date_to, today)
 
 
 def _in_range(queryset: QuerySet, field: str, filters: ChartFilters) -> QuerySet:
     """``queryset`` narrowed to the filter's date range on ``field`` (no range: unchanged)."""
-    if filters.date_from:
-        queryset = queryset.filter(**{f"{field}__gte": _start_of(filters.date_from)})
-    if filters.date_to:
-        end = _start_of(filters.date_to + datetime.timedelta(days=1))
-        queryset = queryset.filter(**{f"{field}__lt": end})
-    return queryset
-
-
-class WeekIndex(Func):
-    """Whole weeks from ``start`` (an aware datetime) to a datetime column: 0, 1, 2...
-
-    Native arithmetic on both backends, where ``TruncWeek`` runs a Python function per row on
-    SQLite (about five times slower over 100,000 rows). ``start`` is a local Monday midnight,
-    so index *i* is the local week starting ``start + i weeks`` (exact in zones without daylight
-    saving time, such as Asia/Shanghai). Rows before ``start`` must be filtered out.
-    """
-
-    output_field = IntegerField()
-
-    def __init__(self, column: str, start: datetime.datetime) -> None:
-        super().__init__(column, Value(start, output_field=DateTimeField()))
-
-    def as_sqlite(self, compiler, connection, **extra):
-        return super().as_sql(
-            compiler,
-            connection,
-            template="CAST((julianday(%(expressions)s)) / 7 AS INTEGER)",
-            arg_joiner=") - julianday(",
-            **extra,
-        )
-
-    def as_postgresql(self, compiler, connection, **extra):
-        return super().as_sql(
-            compiler,
-            connection,
-            template="CAST(FLOOR(EXTRACT(EPOCH FROM (%(expressions)s)) / 604800) AS integer)",
-            arg_joiner=" - ",
-            **extra,
-        )
-
-    def as_sql(self, compiler, connection, **extra):
-        raise NotSupportedError("WeekIndex supports SQLite and PostgreSQL.")
+    return in_range(queryset, field, filters.date_from, filters.date_to)
 
 
 def _weekly_rows(
@@ -175,7 +86,7 @@ def _weekly_rows(
     """Rows ``{"week": Monday, key: ..., "n": count, **extra}`` of ``queryset`` (already limited
     to the weeks' period), grouped in the database."""
     rows = (
-        queryset.annotate(week_index=WeekIndex(column, _start_of(weeks[0])))
+        queryset.annotate(week_index=WeekIndex(column, start_of(weeks[0])))
         .values("week_index", key)
         .annotate(n=Count("pk"), **extra)
     )
@@ -254,7 +165,7 @@ def items_per_source(user: Any, filters: ChartFilters, today: datetime.date | No
     over the raw items ``user`` may see, of the filter's item type."""
     first, last = series_period(filters, today)
     weeks = week_starts(first, last)
-    items = _between(visible_raw_items(user), "fetched_at", first, last)
+    items = between(visible_raw_items(user), "fetched_at", first, last)
     if filters.item_type:
         items = items.filter(item_type=filters.item_type)
     rows = _weekly_rows(items, "fetched_at", "source_id", weeks, name=Max("source__name"))
@@ -272,7 +183,7 @@ def industry_over_time(
     "other"), over the projects ``user`` may see."""
     first, last = series_period(filters, today)
     weeks = week_starts(first, last)
-    projects = _between(visible_projects(user), "first_seen_at", first, last)
+    projects = between(visible_projects(user), "first_seen_at", first, last)
     rows = _weekly_rows(projects, "first_seen_at", "industry_section", weeks)
     labels = industry_labels()
     names = {row["industry_section"]: section_name(row["industry_section"], labels) for row in rows}

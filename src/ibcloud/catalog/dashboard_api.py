@@ -150,7 +150,7 @@ class ClusterSerializer(serializers.Serializer):
     samples = SampleSerializer(many=True)
 
 
-class RunSerializer(serializers.Serializer):
+class ClusterRunSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     project_count = serializers.IntegerField()
@@ -159,7 +159,7 @@ class RunSerializer(serializers.Serializer):
 
 
 class ClusterListSerializer(serializers.Serializer):
-    run = RunSerializer(allow_null=True)
+    run = ClusterRunSerializer(allow_null=True)
     clusters = ClusterSerializer(many=True)
 
 

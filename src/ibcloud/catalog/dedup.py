@@ -165,8 +165,10 @@ def compare(probe: Probe, candidate: Candidate) -> Decision | None:
         if probe.credit_code == candidate.credit_code:
             return Decision(candidate.id, "credit_code", "same credit code", 100.0)
         return None
+    if region_conflict(probe, candidate):  # first: it is cheap, and vetoes most candidates
+        return None
     level, score = name_evidence(probe.keys, candidate.keys)
-    if not level or region_conflict(probe, candidate):
+    if not level:
         return None
     return Decision(candidate.id, LEVEL_CODES[level], _reason(level, score), score)
 
@@ -360,10 +362,20 @@ class CandidateIndex:
                 ids |= self.exact.get(key[:end], set())
             keys = self.similar_pool(key)
             if keys:
+                # Every key above the threshold, not the best n: with a cap, which of several
+                # equally similar keys were kept depended on set order (it varied run to run).
                 for similar, _score, _index in process.extract(
-                    key, keys, scorer=fuzz.ratio, score_cutoff=SIMILARITY_THRESHOLD, limit=20
+                    key, keys, scorer=fuzz.ratio, score_cutoff=SIMILARITY_THRESHOLD, limit=None
                 ):
                     ids |= self.exact.get(similar, set())
+        return [self.candidates[i] for i in sorted(ids) if i in self.candidates]
+
+    def same_key_candidates(self, probe: Probe) -> list[Candidate]:
+        """The records holding one of the probe's keys exactly."""
+        ids: set[int] = set()
+        for key in probe.keys:
+            if key:
+                ids |= self.exact.get(key, set())
         return [self.candidates[i] for i in sorted(ids) if i in self.candidates]
 
     def find(self, probe: Probe) -> Decision:
@@ -371,6 +383,15 @@ class CandidateIndex:
         holder = self.holder_of(probe.credit_code)
         if holder is not None:
             return Decision(holder, "credit_code", "same credit code", 100.0)
+        # No candidate shares the probe's credit code (it would be the holder), so the strongest
+        # evidence left is the same name key. When a record with the same key passes, weaker
+        # evidence can neither win nor tie with it: the same decision comes from those records
+        # alone, without the similarity search (most merges are found this way).
+        same = self.same_key_candidates(probe)
+        if same:
+            decision = decide(probe, same)
+            if decision.code != "new":
+                return decision
         return decide(probe, self.candidates_for(probe))
 
 

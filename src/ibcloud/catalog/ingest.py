@@ -43,7 +43,7 @@ from django.db.models.base import ModelState
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from ibcloud.catalog import dedup, merge
+from ibcloud.catalog import dedup, merge, search
 from ibcloud.catalog.models import FundingRound, Ingestion, Investor, Project, Tag
 from ibcloud.catalog.prepare import (  # prepare, set_rules: also the preview's entry points
     Prepared,
@@ -383,8 +383,15 @@ class _Batch:
                 for w in accepted
                 if (item_type, w.row["content_hash"]) in duplicate_of
             }
-            self._fetch(item_type, wanted)
             index = self.run_state.indexes[item_type]
+            # The records most raw items will merge into (same name key, no veto): read in the
+            # same query as the linked ones instead of one query per record as each is matched.
+            for w in accepted:
+                probe = probes[id(w)]
+                for candidate in index.same_key_candidates(probe):
+                    if candidate.id > 0 and dedup.compare(probe, candidate) is not None:
+                        wanted.add(candidate.id)
+            self._fetch(item_type, wanted)
             in_batch: dict[str, tuple[str, int]] = {}
             for w in works:
                 if w.prepared.reason_code:
@@ -559,7 +566,12 @@ class _Batch:
                 entity.search_text = run.search_text(
                     item_type, entity, self.tags.get((item_type, entity._ingest_temp_id), ())
                 )
-            insert_objects(MODELS[item_type], new, now)
+            model = MODELS[item_type]
+            connection = connections[router.db_for_write(model)]
+            table = model._meta.db_table
+            with search.triggers_suspended(connection, table):
+                insert_objects(model, new, now)
+                search.index_rows(connection, table, [(e.pk, e.search_text) for e in new])
             index = run.indexes[item_type]
             for entity in new:
                 temp = entity._ingest_temp_id
@@ -589,6 +601,7 @@ class _Batch:
             existing_tags = _tag_names(item_type, list(changed))
             columns: set[str] = set()
             to_update = []
+            reindex = []  # (id, the text the index holds, the new text)
             for entity_id, fields in changed.items():
                 entity = self.entities[(item_type, entity_id)]
                 new_tags = self.tags.get((item_type, entity_id), set()) - existing_tags.get(
@@ -600,14 +613,15 @@ class _Batch:
                     fields & {"name", "full_name", "summary", "description", "aliases"}
                 )
                 if text_changed or new_tags:
-                    search = run.search_text(
+                    text = run.search_text(
                         item_type,
                         entity,
                         existing_tags.get(entity_id, set())
                         | self.tags.get((item_type, entity_id), set()),
                     )
-                    if search != entity.search_text:
-                        entity.search_text = search
+                    if text != entity.search_text:
+                        reindex.append((entity_id, entity.search_text, text))
+                        entity.search_text = text
                         columns.add("search_text")
                 if not fields and "search_text" not in columns:
                     continue
@@ -618,7 +632,11 @@ class _Batch:
                 columns.add("updated_at")
                 to_update.append(entity)
             if to_update:
-                update_rows(model, to_update, sorted(columns))
+                connection = connections[router.db_for_write(model)]
+                table = model._meta.db_table
+                with search.triggers_suspended(connection, table):
+                    update_rows(model, to_update, sorted(columns))
+                    search.reindex_rows(connection, table, reindex)
                 index = run.indexes[item_type]
                 for entity in to_update:
                     index.add(candidate_of(entity, item_type))

@@ -253,7 +253,13 @@ def column_values(item_type: str, field: str, entry: dict | None) -> dict[str, A
 
 def has_value(entity: Any, columns: Iterable[str]) -> bool:
     """Whether any of ``columns`` holds a value on ``entity``."""
-    return any(getattr(entity, column) not in (None, "", [], False) for column in columns)
+    for column in columns:
+        if getattr(entity, column) not in _EMPTY:
+            return True
+    return False
+
+
+_EMPTY = (None, "", [], False)
 
 
 # --- The policy --------------------------------------------------------------------------------
@@ -301,8 +307,17 @@ def rank(provenance: dict[str, Any]) -> tuple:
     )
 
 
-def wins(incoming: dict[str, Any], current: dict[str, Any] | None, current_has_value: bool) -> bool:
-    """Whether a contribution with provenance ``incoming`` replaces the current value."""
+def wins(
+    incoming: dict[str, Any],
+    current: dict[str, Any] | None,
+    current_has_value: bool,
+    ranks: dict[int, tuple] | None = None,
+) -> bool:
+    """Whether a contribution with provenance ``incoming`` replaces the current value.
+
+    ``ranks`` (provenance ``id`` → :func:`rank`) lets a caller comparing the same provenances
+    field after field rank each once; the dicts must stay alive while it is used.
+    """
     if current is None:
         return not current_has_value  # a value of unknown origin is kept like a manual one
     if current.get("kind") == "manual":
@@ -311,7 +326,15 @@ def wins(incoming: dict[str, Any], current: dict[str, Any] | None, current_has_v
         return True
     if current.get("raw_item") == incoming.get("raw_item"):
         return True  # the same raw item again (re-processed after a rule change)
-    return rank(incoming) > rank(current)
+    if ranks is None:
+        return rank(incoming) > rank(current)
+    mine = ranks.get(id(incoming))
+    if mine is None:
+        mine = ranks[id(incoming)] = rank(incoming)
+    theirs = ranks.get(id(current))
+    if theirs is None:
+        theirs = ranks[id(current)] = rank(current)
+    return mine > theirs
 
 
 def field_columns(item_type: str, normalized: dict[str, dict]) -> dict[str, dict[str, Any]]:
@@ -346,10 +369,11 @@ def apply_values(
     if columns is None:
         columns = field_columns(item_type, normalized)
     all_columns = COLUMNS[item_type]
+    ranks: dict[int, tuple] = {}  # the fields of a record mostly share a few provenances
     for field, values in columns.items():
         columns_of_field = all_columns[field]
         current = record_provenance.get(field)
-        if not wins(provenance, current, has_value(entity, columns_of_field)):
+        if not wins(provenance, current, has_value(entity, columns_of_field), ranks):
             continue
         for column in columns_of_field:
             new = values.get(column, empty_value(column))

@@ -169,7 +169,11 @@ class IngestionViewSet(ScopedReadOnlyViewSet):
         counts = reprocess(request, self.get_queryset().filter(pk=ingestion.pk))
         return Response(counts)
 
-    @extend_schema(request=ReprocessSerializer, responses=ReprocessResultSerializer)
+    @extend_schema(
+        operation_id="catalog_ingestions_reprocess_many",
+        request=ReprocessSerializer,
+        responses=ReprocessResultSerializer,
+    )
     @action(
         detail=False,
         methods=["post"],

@@ -14,6 +14,8 @@ The parse tree compiles to each database's own full text search over ``search_te
 
 * SQLite: an FTS5 table ``<table>_fts`` (external content, rowid = id, ``unicode61``
   tokenizer), kept in step by triggers, so ``bulk_create`` and ``bulk_update`` are indexed too.
+  The ingest pipeline writes its batches without them and indexes its rows in bulk
+  (:func:`triggers_suspended`, :func:`index_rows`, :func:`reindex_rows`).
   Parts FTS5 cannot say (a ``NOT`` with nothing positive beside it) become SQL ``NOT IN``.
 * PostgreSQL: a GIN index on ``to_tsvector('simple', search_text)`` and one ``tsquery`` (``<->``
   for phrases, ``:*`` for prefixes, ``!`` for NOT).
@@ -26,7 +28,8 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.core.exceptions import EmptyResultSet, FieldDoesNotExist
@@ -1073,3 +1076,68 @@ def repair_index(using: str = "default", **kwargs) -> None:
         return  # catalog not migrated (yet) on this database
     if not index_is_complete(connection):
         create_index(connection)
+
+
+# --- Bulk index maintenance (the ingest pipeline) ------------------------------------------------
+
+#: the triggers a bulk writer takes over (the delete trigger stays: the pipeline deletes nothing)
+_BULK_TRIGGERS = ("insert", "update")
+
+
+@contextmanager
+def triggers_suspended(connection, table: str) -> Iterator[None]:
+    """Inside the current transaction, write ``table`` without its full-text triggers (SQLite).
+
+    The caller indexes the rows it writes itself (:func:`index_rows`, :func:`reindex_rows`): fed
+    one row at a time by a trigger, FTS5 flushes its pending terms at every statement, which cost
+    about as much as the rest of inserting a record; one ``executemany`` into the FTS table does
+    not. The triggers are dropped and re-created inside the caller's transaction, so no other
+    connection ever sees them missing (SQLite DDL is transactional, and the writer holds the write
+    lock), and a rollback restores them. Elsewhere (PostgreSQL's GIN index follows the table by
+    itself) this does nothing.
+    """
+    if connection.vendor != "sqlite" or table not in INDEXED_TABLES:
+        yield
+        return
+    if not connection.in_atomic_block:
+        raise RuntimeError("triggers_suspended needs a transaction (transaction.atomic)")
+    creates = {
+        suffix: statement
+        for statement in _statements(_SQLITE_INDEX, table)
+        for suffix in _BULK_TRIGGERS
+        if statement.startswith(f"CREATE TRIGGER IF NOT EXISTS {table}_fts_{suffix} ")
+    }
+    with connection.cursor() as cursor:
+        for suffix in _BULK_TRIGGERS:
+            cursor.execute(f"DROP TRIGGER IF EXISTS {table}_fts_{suffix}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            for suffix in _BULK_TRIGGERS:
+                cursor.execute(creates[suffix])
+
+
+def index_rows(connection, table: str, rows: Sequence[tuple[int, str]]) -> None:
+    """Index new rows ``(id, search_text)`` written under :func:`triggers_suspended`."""
+    if connection.vendor != "sqlite" or not rows:
+        return
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table}_fts(rowid, search_text) VALUES (%s, %s)",  # noqa: S608
+            list(rows),
+        )
+
+
+def reindex_rows(connection, table: str, rows: Sequence[tuple[int, str, str]]) -> None:
+    """Re-index rows ``(id, old search_text, new search_text)`` whose text changed under
+    :func:`triggers_suspended` (the old text must be what the index holds: the row's before)."""
+    if connection.vendor != "sqlite" or not rows:
+        return
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table}_fts({table}_fts, rowid, search_text)"  # noqa: S608
+            " VALUES ('delete', %s, %s)",
+            [(row_id, old) for row_id, old, _new in rows],
+        )
+    index_rows(connection, table, [(row_id, new) for row_id, _old, new in rows])

@@ -13,9 +13,12 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from django.utils import timezone
+
 from ibcloud.catalog import dedup, ingest, merge
 from ibcloud.catalog.ingest import IngestReport
 from ibcloud.catalog.models import FundingRound, Ingestion, Investor, Project
+from ibcloud.catalog.signals import send_catalog_changed
 from ibcloud.crawler.models import RawItem
 
 __all__ = [
@@ -89,7 +92,10 @@ def reprocess_quarantined(ingestions: Iterable[Ingestion]) -> IngestReport:
     with the current reason.
     """
     ids = [ingestion.raw_item_id for ingestion in ingestions]
-    return ingest_raw_items(ids, reprocess=True)
+    report = ingest_raw_items(ids, reprocess=True)
+    if report.created or report.merged:
+        send_catalog_changed("ingest")
+    return report
 
 
 # --- Manual merge, split and edits ----------------------------------------------------------------
@@ -97,22 +103,30 @@ def reprocess_quarantined(ingestions: Iterable[Ingestion]) -> IngestReport:
 
 def merge_projects(target: Project, others: Iterable[Project], user: Any, request: Any = None):
     """Merge ``others`` into ``target`` (raw items, rounds, tags move; values recomputed)."""
-    return merge.merge_records("project", target, others, user, request)
+    result = merge.merge_records("project", target, others, user, request)
+    send_catalog_changed("merge", project_ids=[target.pk])
+    return result
 
 
 def split_project(project: Project, ingestions: Iterable[Ingestion], user: Any, request=None):
     """Split the raw items ``ingestions`` of ``project`` off into a new project; returns it."""
-    return merge.split_record("project", project, ingestions, user, request)
+    new = merge.split_record("project", project, ingestions, user, request)
+    send_catalog_changed("split", project_ids=[project.pk, new.pk])
+    return new
 
 
 def merge_investors(target: Investor, others: Iterable[Investor], user: Any, request: Any = None):
     """Merge ``others`` into ``target`` (raw items, rounds, tags, aliases move)."""
-    return merge.merge_records("investor", target, others, user, request)
+    result = merge.merge_records("investor", target, others, user, request)
+    send_catalog_changed("merge", investor_ids=[target.pk])
+    return result
 
 
 def split_investor(investor: Investor, ingestions: Iterable[Ingestion], user: Any, request=None):
     """Split the raw items ``ingestions`` of ``investor`` off into a new investor; returns it."""
-    return merge.split_record("investor", investor, ingestions, user, request)
+    new = merge.split_record("investor", investor, ingestions, user, request)
+    send_catalog_changed("split", investor_ids=[investor.pk, new.pk])
+    return new
 
 
 def save_manual_edit(entity: Project | Investor, changed_fields: list[str], user: Any) -> None:
@@ -121,11 +135,22 @@ def save_manual_edit(entity: Project | Investor, changed_fields: list[str], user
     Crawled values no longer overwrite them until :func:`clear_manual_edit`.
     """
     merge.save_manual_edit(entity, _item_type(entity), changed_fields, user)
+    _changed("edit", entity)
 
 
 def clear_manual_edit(entity: Project | Investor, fields: list[str], user: Any):
     """Let the sources' values apply again to ``fields`` (recomputed by the policy)."""
-    return merge.clear_manual_edit(entity, _item_type(entity), fields, user)
+    result = merge.clear_manual_edit(entity, _item_type(entity), fields, user)
+    _changed("edit", entity)
+    return result
+
+
+def _changed(reason: str, entity: Project | Investor) -> None:
+    """Announce that a person changed ``entity`` (matching re-matches it)."""
+    if _item_type(entity) == "project":
+        send_catalog_changed(reason, project_ids=[entity.pk])
+    else:
+        send_catalog_changed(reason, investor_ids=[entity.pk])
 
 
 def suggest_duplicates(entity: Project | Investor, limit: int = 10) -> list[tuple[Any, str]]:
@@ -192,6 +217,7 @@ def refresh_revealed_preferences(investors: Iterable[Investor] | None = None) ->
     queryset = Investor.objects.all()
     queryset = queryset.filter(pk__in=ids) if ids is not None else queryset.filter(pk__in=deals)
     changed = []
+    now = timezone.now()
     for investor in queryset.only("id", "revealed_preferences", "last_active_on", "published_at"):
         rows = deals.get(investor.pk, [])
         preferences = _preferences(rows)
@@ -206,10 +232,14 @@ def refresh_revealed_preferences(investors: Iterable[Investor] | None = None) ->
         if preferences != investor.revealed_preferences or last_active != investor.last_active_on:
             investor.revealed_preferences = preferences
             investor.last_active_on = last_active
+            # bulk_update skips auto_now; incremental matching watches updated_at
+            investor.updated_at = now
             changed.append(investor)
     Investor.objects.bulk_update(
-        changed, ["revealed_preferences", "last_active_on"], batch_size=500
+        changed, ["revealed_preferences", "last_active_on", "updated_at"], batch_size=500
     )
+    if changed:
+        send_catalog_changed("revealed_preferences", investor_ids=[i.pk for i in changed])
     return len(changed)
 
 

@@ -54,6 +54,10 @@ def ingest_pending_job(ctx: JobContext, limit: int | None = None) -> dict:
         "processed {processed}: {created} created, {merged} merged, {duplicate} duplicates, "
         "{quarantined} quarantined".format(**result)
     )
+    if report.created or report.merged:
+        from ibcloud.catalog.signals import send_catalog_changed
+
+        send_catalog_changed("ingest")
     return result
 
 

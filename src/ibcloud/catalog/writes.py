@@ -14,13 +14,14 @@ New records need their ids before they are written (ingestions, tags and rounds 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.db import connections, router
-from django.db.models import Model
+from django.db.models import CheckConstraint, Model
 from django.db.models.constants import OnConflict
 
 #: field types whose Python values the database driver takes as they are
@@ -107,13 +108,29 @@ def column_adapter(field: Any, connection: Any) -> Callable[[Any], Any] | None:
         return None
     if internal == "DateTimeField":
         if connection.vendor == "sqlite" and settings.USE_TZ:
-            return partial(_sqlite_datetime, connection.timezone)
-        return connection.ops.adapt_datetimefield_value
+            return _same_as_last(partial(_sqlite_datetime, connection.timezone))
+        return _same_as_last(connection.ops.adapt_datetimefield_value)
     if internal == "DateField":
         return connection.ops.adapt_datefield_value
     if internal == "JSONField" and field.encoder is None:
         return _json_adapter(connection)
     return partial(_prep_save, field, connection)
+
+
+def _same_as_last(adapt: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``adapt``, answering a repeat of the previous value (the same object) without a call:
+    a batch stamps all its rows with one ``now``."""
+    last: list[Any] = [_UNSET, None]
+
+    def adapt_last(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, adapt(value)
+        return last[1]
+
+    return adapt_last
+
+
+_UNSET = object()
 
 
 def _sqlite_datetime(zone: Any, value: Any) -> Any:
@@ -151,6 +168,45 @@ def _adapted(
     return out
 
 
+def _json_checks_only(model: type[Model], connection: Any) -> bool:
+    """Whether every CHECK constraint of ``model``'s table is a JSONField's ``JSON_VALID``."""
+    key = (model, connection.alias)
+    found = _JSON_CHECKS_ONLY.get(key)
+    if found is None:
+        opts = model._meta
+        found = not any(isinstance(c, CheckConstraint) for c in opts.constraints) and all(
+            field.get_internal_type() == "JSONField"
+            for field in opts.concrete_fields
+            if field.db_check(connection)
+        )
+        _JSON_CHECKS_ONLY[key] = found
+    return found
+
+
+_JSON_CHECKS_ONLY: dict[tuple[type[Model], str], bool] = {}
+
+
+@contextmanager
+def _own_json_trusted(model: type[Model], connection: Any) -> Iterator[None]:
+    """Skip SQLite's ``JSON_VALID`` checks while writing JSON this module encoded.
+
+    On SQLite every JSONField column has ``CHECK (JSON_VALID(...))``, which parses each value
+    again (a third of inserting an ``Ingestion``). The values written here are Python data this
+    module encodes, or :class:`JSONText` produced by :func:`dump_json` in a worker, so they are
+    valid by construction. Only for tables whose checks are all such JSON checks; restored after.
+    """
+    if connection.vendor != "sqlite" or not _json_checks_only(model, connection):
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA ignore_check_constraints = ON")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA ignore_check_constraints = OFF")
+
+
 def insert_rows(
     model: type[Model],
     names: Sequence[str],
@@ -175,7 +231,7 @@ def insert_rows(
     suffix = connection.ops.on_conflict_suffix_sql(fields, on_conflict, None, None)
     # Only quoted column and table names of the model are formatted in; values are parameters.
     sql = f"{insert} {quote(model._meta.db_table)} ({columns}) VALUES ({marks}) {suffix}"
-    with connection.cursor() as cursor:
+    with _own_json_trusted(model, connection), connection.cursor() as cursor:
         cursor.executemany(sql, values)
 
 
@@ -200,7 +256,7 @@ def update_rows(model: type[Model], objs: list[Any], names: list[str]) -> None:
         connection,
         ([*(getattr(obj, name) for name in attnames), obj.pk] for obj in objs),
     )
-    with connection.cursor() as cursor:
+    with _own_json_trusted(model, connection), connection.cursor() as cursor:
         cursor.executemany(sql, rows)
 
 

@@ -13,7 +13,6 @@ value comes from the cache, then the ``Parameter`` row, then the default; saving
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +20,8 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+
+from ibcloud.core.signals import acting_as
 
 CACHE_PREFIX = "ibcloud:param:"
 CACHE_SECONDS = 300
@@ -137,7 +138,7 @@ def set_parameter(key: str, raw: Any, actor: Any = None) -> Any:
 
     spec = definition(key)
     value = spec.clean(raw)
-    with _acting_as(actor):
+    with acting_as(actor):
         row = Parameter.objects.filter(key=key).first()
         if row is None:
             Parameter.objects.create(key=key, value=value)
@@ -153,7 +154,7 @@ def reset_parameter(key: str, actor: Any = None) -> Any:
     from ibcloud.core.models import Parameter
 
     spec = definition(key)
-    with _acting_as(actor):
+    with acting_as(actor):
         for row in Parameter.objects.filter(key=key):
             row.delete()
     cache.delete(CACHE_PREFIX + key)
@@ -166,24 +167,6 @@ def stored_value(key: str) -> tuple[bool, Any]:
 
     row = Parameter.objects.filter(key=key).first()
     return (row is not None, row.value if row is not None else None)
-
-
-@contextmanager
-def _acting_as(actor: Any):
-    """Attribute the audit entries written inside to ``actor`` (keeping the request's IP)."""
-    from auditlog.context import auditlog_value, set_extra_data
-
-    if actor is None:
-        yield
-        return
-    previous = auditlog_value.get(None)
-    data = {k: v for k, v in (previous or {}).items() if k != "signal_duid"}
-    data["actor"] = actor
-    with set_extra_data(context_data=data):
-        yield
-    if previous is not None:
-        # auditlog leaves its context variable set; give the request's context back.
-        auditlog_value.set(previous)
 
 
 # --- Parameters shared by several modules ---------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.dispatch import Signal
@@ -40,3 +42,25 @@ def record_sensitive_action(
 #: Ask the notification centre to notify people, from apps that may not import ``notify``.
 #: kwargs: ``users`` (iterable of users), ``title``, ``body``, ``url``, ``level``, ``event``.
 notification_requested = Signal()
+
+
+@contextmanager
+def acting_as(actor: Any) -> Iterator[None]:
+    """Attribute the change-log entries written inside to ``actor``, keeping a request's IP.
+
+    Inside a request the audit middleware already names the actor; jobs, commands and tests
+    have no request, so services that change records for a person name them here.
+    """
+    from auditlog.context import auditlog_value, set_extra_data
+
+    if actor is None:
+        yield
+        return
+    previous = auditlog_value.get(None)
+    data = {k: v for k, v in (previous or {}).items() if k != "signal_duid"}
+    data["actor"] = getattr(actor, "_wrapped", actor)
+    with set_extra_data(context_data=data):
+        yield
+    if previous is not None:
+        # auditlog leaves its context variable set; give the request's context back.
+        auditlog_value.set(previous)

@@ -111,7 +111,7 @@ class PeriodSerializer(serializers.Serializer):
     )
 
 
-class RunSerializer(serializers.Serializer):
+class CrawlRunSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     label = serializers.CharField()
@@ -151,10 +151,12 @@ class SourceStatisticsSerializer(serializers.Serializer):
     requests = serializers.IntegerField()
     error_rate = serializers.FloatField(allow_null=True)
     average_duration = serializers.FloatField(allow_null=True, help_text="Seconds.")
-    last_run = RunSerializer(allow_null=True)
+    last_run = CrawlRunSerializer(allow_null=True)
     open_alerts = serializers.IntegerField()
     fields = FieldNameSerializer(many=True)
-    series = RunSerializer(many=True, help_text="Runs of the period, oldest first (up to 300).")
+    series = CrawlRunSerializer(
+        many=True, help_text="Runs of the period, oldest first (up to 300)."
+    )
 
 
 class DaySeriesSerializer(serializers.Serializer):

@@ -78,7 +78,8 @@ def seed_demo() -> list[DemoLogin]:
         departments[code] = _department(code, name, departments.get(parent) if parent else None)
 
     # "run" and "acknowledge": start crawls and preview sources, acknowledge source alerts;
-    # "merge" and "reprocess": merge or split catalog records, re-process quarantined ones.
+    # "merge" and "reprocess": merge or split catalog records, re-process quarantined ones;
+    # "review" and "assign": approve or reject matches, send them to staff.
     everything = _permissions(
         (
             "view",
@@ -92,6 +93,8 @@ def seed_demo() -> list[DemoLogin]:
             "acknowledge",
             "merge",
             "reprocess",
+            "review",
+            "assign",
         )
     )
     # Business staff work the business modules and look up colleagues; they administer nothing.
@@ -154,4 +157,31 @@ def seed_demo() -> list[DemoLogin]:
             "这是演示环境：左侧菜单按模块组织，右上角可切换语言。演示账号的密码见启动时的输出。",
             url="/",
         )
+    seed_demo_matching(departments["ibd"])
     return DEMO_LOGINS
+
+
+def seed_demo_matching(department: Department) -> None:
+    """A rule set serving the investment banking department and a rule that hands approved
+    matches to its staff; the catalog's changes then produce matches as crawls come in."""
+    from ibcloud.matching.criteria import RECOMMENDED_CRITERIA
+    from ibcloud.matching.models import AssignmentRule, MatchRuleSet
+
+    if not MatchRuleSet.objects.exists():
+        MatchRuleSet.objects.create(
+            name="投行部·项目与投资方匹配",
+            description="行业与轮次须符合投资方偏好；金额、地域、文本相似度、活跃度、"
+            "历史投资与币种加权打分。",
+            criteria=RECOMMENDED_CRITERIA,
+            threshold=50,
+            max_per_project=5,
+            department=department,
+        )
+    if not AssignmentRule.objects.exists():
+        AssignmentRule.objects.create(
+            name="投行部：覆盖人员优先，否则在办最少者",
+            target_department=department,
+            strategy=AssignmentRule.Strategy.COVERAGE_FIRST,
+            cap_per_person=30,
+            department=department,
+        )

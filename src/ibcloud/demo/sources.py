@@ -50,6 +50,7 @@ def _detail_fields(location_spans: bool = True) -> list[dict]:
         _css("published", "发布时间", "dd.published", pattern=r"^\d{4}-\d{2}-\d{2}"),
         _css("tags", "标签", "ul.tags li.tag", all=True, type="list"),
         _css("summary", "业务简介", "p.summary"),
+        _css("investors", "本轮投资方", "ul.investors li.investor", all=True, type="list"),
     ]
     return fields
 

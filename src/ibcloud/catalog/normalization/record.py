@@ -270,6 +270,41 @@ def _regions(value: Any) -> tuple[Normalized, bool]:
     ), nationwide
 
 
+#: fields whose result depends only on the raw value and the rules (not on the fetch time, as
+#: relative dates do) and whose values repeat across records: "未披露", "A轮", "北京市海淀区".
+#: Names, websites, credit codes and texts are mostly one of a kind: not remembered.
+MEMO_FIELDS = frozenset(
+    {
+        "place", "industry", "round", "amount", "valuation", "fund_size", "ticket",
+        "share_offered", "tags", "investor_type", "capital_type", "preferred_industries",
+        "preferred_rounds",
+    }
+)  # fmt: skip
+#: results remembered per process (cleared when full, and when the rules change)
+MEMO_SIZE = 20_000
+_memo: dict[tuple, Normalized] = {}
+_memo_rules: list[Any] = [None]
+
+
+def _memo_for(rules: NormalizationRules) -> dict[tuple, Normalized]:
+    """The remembered results for ``rules`` (an edited rule set loads as a new object)."""
+    if _memo_rules[0] is not rules:
+        _memo.clear()
+        _memo_rules[0] = rules  # held, so its id cannot be taken by a newer rule set
+    return _memo
+
+
+def memo_key(name: str, value: Any) -> tuple | None:
+    """The memo key of a raw value of a :data:`MEMO_FIELDS` field (text or a list of texts)."""
+    if name not in MEMO_FIELDS:
+        return None
+    if type(value) is str:
+        return (name, value)
+    if type(value) is list and all(type(item) is str for item in value):
+        return (name, "\x00list", *value)
+    return None
+
+
 def normalize_record(
     item_type: str, data: dict, rules: NormalizationRules, reference: datetime
 ) -> NormalizedRecord:
@@ -310,8 +345,15 @@ def normalize_record(
         found["place"] = " ".join(parts)
 
     fields = record.fields
+    memo = _memo_for(rules)
     for name, value in found.items():
         record.raw[name] = value
+        key = memo_key(name, value)
+        if key is not None:
+            result = memo.get(key)
+            if result is not None:
+                fields[name] = result
+                continue
         if name in {"name", "full_name", "use_of_funds", "summary", "description"}:
             result = _text(value)
         elif name == "credit_code":
@@ -353,6 +395,10 @@ def normalize_record(
         else:  # pragma: no cover - every mapped field has a rule above
             result = _text(value)
         fields[name] = result
+        if key is not None:
+            if len(memo) >= MEMO_SIZE:
+                memo.clear()
+            memo[key] = result
 
     # A title is only a fallback for the name ("云图智能完成A轮融资" → 云图智能).
     if found_key.get("name") in {"title", "标题"} and fields["name"].value:

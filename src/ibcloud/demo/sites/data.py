@@ -10,7 +10,7 @@ has work to do.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 #: first publication time; record n is published n * PUBLISH_STEP later (newest = highest id)
@@ -231,6 +231,8 @@ class Project:
     website: str
     tags: tuple[str, ...]
     published: datetime
+    #: investors of the current round as the listing names them (short names)
+    investors: tuple[str, ...] = ()
 
     @property
     def location(self) -> str:
@@ -252,6 +254,7 @@ class Project:
             "website": self.website,
             "tags": list(self.tags),
             "published": self.published.strftime("%Y-%m-%d %H:%M"),
+            "investors": list(self.investors),
         }
 
 
@@ -436,10 +439,30 @@ class DemoData:
     @classmethod
     def build(cls, projects: int = 60, investors: int = 80, protected: int = 30) -> DemoData:
         """Generate the data set; ``protected`` is the item count of each of L1, L2 and L3."""
+        investor_list = generate_investors(investors)
         return cls(
-            projects=generate_projects(projects),
-            investors=generate_investors(investors),
+            projects=with_round_investors(generate_projects(projects), investor_list),
+            investors=investor_list,
             l1_projects=generate_projects(protected, "l1"),
             l2_projects=generate_projects(protected, "l2"),
             l3_projects=generate_projects(protected, "l3"),
         )
+
+
+def with_round_investors(projects: list[Project], investors: list[Investor]) -> list[Project]:
+    """Name the current round's investors on about half of the listings: one or two investors
+    whose stated industries include the project's, as real listings name who led the round.
+    Those deals are what the catalog's revealed preferences are computed from."""
+    by_industry: dict[str, list[Investor]] = {}
+    for investor in investors:
+        for industry in investor.industries:
+            by_industry.setdefault(industry, []).append(investor)
+    named = []
+    for project in projects:
+        rng = random.Random(f"round-investors:{project.id}")
+        candidates = by_industry.get(project.industry, [])
+        if candidates and rng.random() < 0.5:
+            chosen = rng.sample(candidates, min(len(candidates), rng.randint(1, 2)))
+            project = replace(project, investors=tuple(i.name for i in chosen))
+        named.append(project)
+    return named

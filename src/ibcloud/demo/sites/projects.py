@@ -108,13 +108,20 @@ def detail_content(project: Project, layout: str = "v1", back: str = "/projects/
             f'<strong class="financing-size">{escape(project.amount)}</strong></p></div>'
         )
     tags = "".join(f'<li class="tag">{escape(tag)}</li>' for tag in project.tags)
+    investors = ""
+    if project.investors:
+        names = "".join(f'<li class="investor">{escape(name)}</li>' for name in project.investors)
+        investors = (
+            '<section class="round-investors"><h2>本轮投资方</h2>'
+            f'<ul class="investors">{names}</ul></section>'
+        )
     return (
         f'<article class="project-detail" data-id="{project.id}">'
         f'<h1 class="project-name">{escape(project.name)}</h1>'
         f'<ul class="tags">{tags}</ul>{financing}'
         f'<dl class="project-fields">{"".join(fields)}</dl>'
         f'<section class="business"><h2>业务简介</h2><p class="summary">'
-        f"{escape(project.summary)}</p></section>"
+        f"{escape(project.summary)}</p></section>{investors}"
         f'<p class="back"><a href="{back}">返回列表</a></p></article>'
     )
 
