@@ -9,7 +9,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from ibcloud.matching import features as ft
-from ibcloud.matching.criteria import CRITERIA, Context, validate_criteria
+from ibcloud.matching.criteria import CRITERIA, Context
+from ibcloud.matching.criteria_validation import validate_criteria
 from tests.matching.factories import REALISTIC_CRITERIA
 
 TODAY = datetime.date(2026, 11, 24)

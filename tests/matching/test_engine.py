@@ -6,7 +6,7 @@ import random
 import pytest
 
 from ibcloud.catalog.models import Investor
-from ibcloud.matching import engine
+from ibcloud.matching import engine, scoring
 from ibcloud.matching.criteria import CRITERIA, Context
 from ibcloud.matching.models import Match
 from tests.catalog.factories import InvestorFactory, ProjectFactory
@@ -72,11 +72,11 @@ def test_blocking_proposes_exactly_what_comparing_every_pair_proposes(criteria):
     rng = random.Random(11)
     projects = [random_project(rng, n) for n in range(1, 121)]
     investors = [random_investor(rng, n) for n in range(1, 81)]
-    configuration = engine.Configuration.clean(
+    configuration = scoring.Configuration.clean(
         {"criteria": criteria, "threshold": 40, "max_per_project": 3}
     )
     context = Context(TODAY)
-    proposals = engine.compute(configuration, projects, investors, {}, context)
+    proposals = scoring.compute(configuration, projects, investors, {}, context)
     expected = brute_force(configuration, projects, investors, context)
     assert expected  # the sample matches something
     assert {pair: p.score for pair, p in proposals.pairs.items()} == pytest.approx(expected)
@@ -88,18 +88,18 @@ def test_blocked_pairs_are_skipped_and_the_next_best_takes_the_slot():
     rng = random.Random(5)
     projects = [random_project(rng, n) for n in range(1, 60)]
     investors = [random_investor(rng, n) for n in range(1, 60)]
-    configuration = engine.Configuration.clean(
+    configuration = scoring.Configuration.clean(
         {"criteria": REALISTIC_CRITERIA, "threshold": 0, "max_per_project": 2}
     )
-    first = engine.compute(configuration, projects, investors, {}, Context(TODAY))
+    first = scoring.compute(configuration, projects, investors, {}, Context(TODAY))
     project_id, investor_id = next(iter(first.pairs))
-    again = engine.compute(
+    again = scoring.compute(
         configuration, projects, investors, {project_id: {investor_id}}, Context(TODAY)
     )
     assert (project_id, investor_id) not in again.pairs
     before = sum(1 for p, _i in first.pairs if p == project_id)
     after = sum(1 for p, _i in again.pairs if p == project_id)
-    everyone = engine.Configuration.clean(
+    everyone = scoring.Configuration.clean(
         {"criteria": REALISTIC_CRITERIA, "threshold": 0, "max_per_project": 50}
     )
     mine = [f for f in projects if f["id"] == project_id]
@@ -139,7 +139,7 @@ def test_a_full_run_keeps_at_most_max_per_project_at_or_above_the_threshold(cata
         assert investors[4].pk not in {m.investor_id for m in mine}
         item = mine.first().explanation[0]
         assert set(item) == {"kind", "mode", "weight", "score", "points", "code", "args"}
-        assert mine.first().fingerprint == engine.fingerprint_of(project, mine.first().investor)
+        assert mine.first().fingerprint == scoring.fingerprint_of(project, mine.first().investor)
     rule_set.refresh_from_db()
     assert rule_set.last_run_at is not None
     # a second run changes nothing
@@ -213,12 +213,12 @@ def test_scoring_in_worker_processes_proposes_what_one_process_proposes(caplog):
     rng = random.Random(23)
     projects = [random_project(rng, n) for n in range(1, 151)]
     investors = [random_investor(rng, n) for n in range(1, 61)]
-    configuration = engine.Configuration.clean(
+    configuration = scoring.Configuration.clean(
         {"criteria": REALISTIC_CRITERIA, "threshold": 30, "max_per_project": 3}
     )
     blocked = {projects[0]["id"]: {investors[0]["id"], investors[1]["id"]}}
-    alone = engine.compute(configuration, projects, investors, blocked, Context(TODAY), workers=1)
-    shared = engine.compute(configuration, projects, investors, blocked, Context(TODAY), workers=2)
+    alone = scoring.compute(configuration, projects, investors, blocked, Context(TODAY), workers=1)
+    shared = scoring.compute(configuration, projects, investors, blocked, Context(TODAY), workers=2)
     assert alone.pairs  # the sample matches something
     assert {pair: (p.score, p.explanation, p.fingerprint) for pair, p in shared.pairs.items()} == {
         pair: (p.score, p.explanation, p.fingerprint) for pair, p in alone.pairs.items()
@@ -231,10 +231,10 @@ def test_explanations_are_the_criteria_descriptions_of_each_pair():
     rng = random.Random(31)
     projects = [random_project(rng, n) for n in range(1, 61)]
     investors = [random_investor(rng, n) for n in range(1, 41)]
-    configuration = engine.Configuration.clean(
+    configuration = scoring.Configuration.clean(
         {"criteria": REALISTIC_CRITERIA, "threshold": 0, "max_per_project": 5}
     )
-    proposals = engine.compute(configuration, projects, investors, {}, Context(TODAY))
+    proposals = scoring.compute(configuration, projects, investors, {}, Context(TODAY))
     project_of = {f["id"]: f for f in projects}
     investor_of = {f["id"]: f for f in investors}
     weight = sum(c["weight"] for c in configuration.criteria)

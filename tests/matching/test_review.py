@@ -106,7 +106,7 @@ def test_rejecting_keeps_the_reason_and_fingerprint_and_asks_for_the_next_best(
     match.refresh_from_db()
     assert match.status == Match.Status.REJECTED
     assert (match.reject_reason, match.reject_note) == ("amount_mismatch", "金额过小")
-    from ibcloud.matching.engine import fingerprint_of
+    from ibcloud.matching.scoring import fingerprint_of
 
     # the pair is skipped by later runs only while its data stays as the reviewer saw it
     assert match.fingerprint == fingerprint_of(match.project, match.investor)

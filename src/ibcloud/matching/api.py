@@ -1,6 +1,6 @@
 """API of rule sets, dry runs, the match list and the matching statistics: ``/api/v1/matching/``.
 
-* ``rule-sets/``: CRUD; ``criteria`` is validated like the form (``criteria.validate_criteria``):
+* ``rule-sets/``: CRUD; ``criteria`` is validated like the form (``criteria_validation.validate_criteria``):
   a bad item answers 400 with ``details.criteria`` keyed by the item's index (from 0), each
   message naming the criterion ("criterion 3 (amount): ..."). Actions ``run/`` (202 with the full
   match's job) and ``dry-run/`` (202 with the dry run and its job; the body's configuration, or
@@ -359,10 +359,8 @@ class MatchSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_explanation_text(self, obj) -> list[str]:
-        try:
-            from ibcloud.matching.explanations import render
-        except ImportError:
-            return []
+        from ibcloud.matching.explanations import render
+
         try:
             return [str(line) for line in render(obj.explanation or [])]
         except (KeyError, TypeError, ValueError):

@@ -2,7 +2,7 @@
 table (one row per criterion: kind, filter or score, weight, and the parameters of that kind).
 
 The rows are built from ``criteria.CRITERIA`` (each kind's label, modes and parameters with their
-labels and defaults), and the whole list is checked by ``criteria.validate_criteria``: its
+labels and defaults), and the whole list is checked by ``criteria_validation.validate_criteria``: its
 messages name the criterion ("criterion 3 (amount): ..."), and the form shows each on its row.
 The same table pattern as the crawler's field rules (``crawler/forms.py``): rows are never
 "initial", a row without a kind is skipped, a few blank rows and an "add row" button give room.
@@ -146,10 +146,8 @@ CHOICE_LABELS = {
 
 def _field_choices() -> tuple:
     """The ``field`` criterion's allowlist as grouped choices (project fields, investor fields)."""
-    try:
-        from ibcloud.matching.features import FIELDS
-    except ImportError:
-        return ()
+    from ibcloud.matching.features import FIELDS
+
     groups = []
     for entity, fields in FIELDS.items():
         options = tuple(
@@ -161,11 +159,9 @@ def _field_choices() -> tuple:
 
 def criterion_kinds() -> dict[str, KindSpec]:
     """The criterion kinds the engine knows, with their modes and parameters (label, type,
-    default), read from ``criteria.CRITERIA``; an empty catalogue until the engine is there."""
-    try:
-        from ibcloud.matching import criteria
-    except ImportError:
-        return {}
+    default), read from ``criteria.CRITERIA``."""
+    from ibcloud.matching import criteria
+
     kinds: dict[str, KindSpec] = {}
     for code, kind in getattr(criteria, "CRITERIA", {}).items():
         raw_params = _get(kind, "params", default={}) or {}
@@ -204,21 +200,11 @@ def criterion_kinds() -> dict[str, KindSpec]:
 
 
 def validate(items: list[dict]) -> list[dict]:
-    """``criteria.validate_criteria`` (cleaned items; raises ``ValidationError`` naming the item);
-    until the engine is there, only the shape is checked."""
-    try:
-        from ibcloud.matching.criteria import validate_criteria
-    except ImportError:
-        validate_criteria = None
-    if validate_criteria is not None:
-        return validate_criteria(items)
-    errors = []
-    for number, item in enumerate(items, start=1):
-        if item.get("mode") not in ("filter", "score"):
-            errors.append(f"criterion {number} ({item.get('kind')}): mode must be filter or score")
-    if errors:
-        raise ValidationError(errors)
-    return items
+    """``criteria_validation.validate_criteria``: cleaned items; raises ``ValidationError``
+    naming the item."""
+    from ibcloud.matching.criteria_validation import validate_criteria
+
+    return validate_criteria(items)
 
 
 def split_messages(exc: ValidationError, count: int) -> tuple[dict[int, list[str]], list[str]]:

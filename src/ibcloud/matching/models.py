@@ -110,7 +110,7 @@ class Match(ObjectUrls, ScopedModel):
     #: rendered in the reader's language by ``explanations.py``
     explanation = models.JSONField(_("explanation"), default=list, blank=True)
     #: hash of the project's and investor's match-relevant values when proposed or decided;
-    #: a rejected pair is proposed again only when it changes (``engine.fingerprint``)
+    #: a rejected pair is proposed again only when it changes (``scoring.fingerprint_of``)
     fingerprint = models.CharField(_("data fingerprint"), max_length=32, blank=True)
     note = models.TextField(_("note"), blank=True)
     reviewed_by = models.ForeignKey(

@@ -19,10 +19,8 @@ def explanation_sentences(items: Any) -> list[str]:
     ``explanations`` module exists or when there is nothing to explain)."""
     if not isinstance(items, list) or not items:
         return []
-    try:
-        from ibcloud.matching.explanations import render
-    except ImportError:
-        return []
+    from ibcloud.matching.explanations import render
+
     return [str(sentence) for sentence in render(items)]
 
 
@@ -30,10 +28,8 @@ def explanation_summary(items: Any) -> str:
     """The explanation in one line ("；"-joined)."""
     if not isinstance(items, list) or not items:
         return ""
-    try:
-        from ibcloud.matching.explanations import summary
-    except ImportError:
-        return "；".join(explanation_sentences(items))
+    from ibcloud.matching.explanations import summary
+
     return str(summary(items))
 
 

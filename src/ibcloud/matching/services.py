@@ -80,11 +80,9 @@ def _clean_note(note: str | None) -> str:
 
 
 def _fingerprint(match: Match) -> str:
-    """The pair's current data fingerprint (the engine's), or the stored one until it exists."""
-    try:
-        from ibcloud.matching.engine import fingerprint_of
-    except ImportError:
-        return match.fingerprint
+    """The pair's current data fingerprint (the engine's: what "changed materially" means)."""
+    from ibcloud.matching.scoring import fingerprint_of
+
     return fingerprint_of(match.project, match.investor)
 
 
@@ -93,10 +91,9 @@ def refill(project_ids: Iterable[int], rule_set: MatchRuleSet | None) -> None:
     ids = sorted(set(project_ids))
     if rule_set is None or not ids:
         return
-    try:
-        from ibcloud.matching.engine import match_projects
-    except ImportError:
-        return  # the engine is not there yet; the next full run fills the places
+    # imported here: the engine imports these services (to notify reviewers after a run)
+    from ibcloud.matching.engine import match_projects
+
     match_projects(ids, rule_sets=[rule_set])
 
 

@@ -43,25 +43,10 @@ def status_counts(rule_set: MatchRuleSet, user: Any) -> list[dict]:
 
 
 def reason_labels() -> dict[str, str]:
-    """Rejection reason code → label, from the review services (codes shown as they are until
-    those exist)."""
-    try:
-        from ibcloud.matching import services
-    except ImportError:
-        return {}
-    for name in ("REJECT_REASONS", "REJECTION_REASONS", "RejectReason"):
-        reasons = getattr(services, name, None)
-        if reasons is None:
-            continue
-        if hasattr(reasons, "choices"):
-            return {str(k): str(v) for k, v in reasons.choices}
-        if isinstance(reasons, dict):
-            return {str(k): str(v) for k, v in reasons.items()}
-        try:
-            return {str(k): str(v) for k, v in reasons}
-        except (TypeError, ValueError):
-            return {}
-    return {}
+    """Rejection reason code → label."""
+    from ibcloud.matching.services import RejectReason
+
+    return {str(code): str(label) for code, label in RejectReason.choices}
 
 
 def rejection_reasons(rule_set: MatchRuleSet, user: Any) -> list[dict]:

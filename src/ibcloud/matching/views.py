@@ -214,14 +214,9 @@ class MatchRuleSetDetailView(ObjectDetailView):
 
 def last_run_job(user: Any, rule_set: MatchRuleSet) -> Job | None:
     """The latest full-match job of ``rule_set`` ``user`` may see, if any."""
-    try:
-        from ibcloud.matching.tasks import run_rule_set_job
-    except ImportError:
-        return None
-    name = getattr(run_rule_set_job, "job_name", None)
-    if not name:
-        return None
-    jobs = restrict(Job.objects.filter(name=name), user, "view")
+    from ibcloud.matching.tasks import run_rule_set_job
+
+    jobs = restrict(Job.objects.filter(name=run_rule_set_job.job_name), user, "view")
     return jobs.filter(arguments__args__0=rule_set.pk).order_by("-created_at", "-pk").first()
 
 
