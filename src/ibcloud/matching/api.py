@@ -1,10 +1,10 @@
 """API of rule sets, dry runs, the match list and the matching statistics: ``/api/v1/matching/``.
 
-* ``rule-sets/``: CRUD; ``criteria`` is validated like the form (``criteria_validation.validate_criteria``):
-  a bad item answers 400 with ``details.criteria`` keyed by the item's index (from 0), each
-  message naming the criterion ("criterion 3 (amount): ..."). Actions ``run/`` (202 with the full
-  match's job) and ``dry-run/`` (202 with the dry run and its job; the body's configuration, or
-  the saved one when the body is empty).
+* ``rule-sets/``: CRUD; ``criteria`` is validated like the form
+  (``criteria_validation.validate_criteria``): a bad item answers 400 with ``details.criteria``
+  keyed by the item's index (from 0), each message naming the criterion ("criterion 3
+  (amount): ..."). Actions ``run/`` (202 with the full match's job) and ``dry-run/`` (202 with
+  the dry run and its job; the body's configuration, or the saved one when the body is empty).
 * ``dry-runs/``: read (counts, added and removed pairs), ``POST`` a configuration of a rule set
   not saved yet, and ``{id}/apply/``.
 * ``matches/``: every match in the caller's scope, filtered with the match list's filters;

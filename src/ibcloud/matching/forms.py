@@ -2,8 +2,9 @@
 table (one row per criterion: kind, filter or score, weight, and the parameters of that kind).
 
 The rows are built from ``criteria.CRITERIA`` (each kind's label, modes and parameters with their
-labels and defaults), and the whole list is checked by ``criteria_validation.validate_criteria``: its
-messages name the criterion ("criterion 3 (amount): ..."), and the form shows each on its row.
+labels and defaults), and the whole list is checked by
+``criteria_validation.validate_criteria``: its messages name the criterion ("criterion 3
+(amount): ..."), and the form shows each on its row.
 The same table pattern as the crawler's field rules (``crawler/forms.py``): rows are never
 "initial", a row without a kind is skipped, a few blank rows and an "add row" button give room.
 """
