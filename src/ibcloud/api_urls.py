@@ -11,6 +11,7 @@ from ibcloud.catalog.quality_api import router as catalog_quality_router
 from ibcloud.core.api_views import router as core_router
 from ibcloud.crawler.api import router as crawler_router
 from ibcloud.crawler.health_api import router as crawler_health_router
+from ibcloud.deals.api import router as deals_router
 from ibcloud.matching.api import router as matching_router
 from ibcloud.matching.review_api import router as matching_review_router
 from ibcloud.notify.api import router as notify_router
@@ -29,4 +30,5 @@ urlpatterns = [
     path("catalog/", include(catalog_dashboard_router.urls)),
     path("matching/", include(matching_router.urls)),
     path("matching/", include(matching_review_router.urls)),
+    path("deals/", include(deals_router.urls)),
 ]

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "ibcloud.crawler",
     "ibcloud.catalog",
     "ibcloud.matching",
+    "ibcloud.deals",
     "ibcloud.demo",
 ]
 

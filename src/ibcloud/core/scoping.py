@@ -35,10 +35,15 @@ class DataScope(models.TextChoices):
 
 @dataclass(frozen=True)
 class DataScopeFields:
-    """Where a model keeps its department and owner, as ORM lookups ('' when it has none)."""
+    """Where a model keeps its department and owner, as ORM lookups ('' when it has none).
+
+    ``owner`` may name several foreign-key lookups (a milestone reaches both its deal's lead and
+    its own owner); "own records" then reaches a row through any of them. Only foreign keys:
+    a lookup through a many-to-many relation would repeat rows.
+    """
 
     department: str = "department"
-    owner: str = "owner"
+    owner: str | tuple[str, ...] = "owner"
 
 
 GLOBAL = DataScopeFields(department="", owner="")
@@ -80,7 +85,9 @@ def scope_q(model: type[models.Model], user: Any) -> Q | None:
     if spec.department and reach.department_ids:
         condition |= Q(**{f"{spec.department}__in": sorted(reach.department_ids)})
     if spec.owner and reach.own_records:
-        condition |= Q(**{spec.owner: user.pk})
+        owners = (spec.owner,) if isinstance(spec.owner, str) else spec.owner
+        for lookup in owners:
+            condition |= Q(**{lookup: user.pk})
     return condition
 
 

@@ -1,0 +1,1 @@
+"""The deals module's entries in the side menu."""

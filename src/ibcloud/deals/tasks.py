@@ -1,0 +1,1 @@
+"""Background jobs of the deals module: milestone reminders, the daily digest, the weekly report."""

@@ -1,0 +1,5 @@
+"""Deals UI URLs."""
+
+app_name = "deals"
+
+urlpatterns: list = []
