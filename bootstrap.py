@@ -45,6 +45,7 @@ ASSETS = [
         "tom-select/dist/css/tom-select.bootstrap5.min.css",
         "tom-select/tom-select.bootstrap5.min.css",
     ),
+    ("sortablejs/Sortable.min.js", "sortablejs/Sortable.min.js"),
 ]
 
 
@@ -105,18 +106,26 @@ def install_assets() -> None:
     print(f"front-end assets copied to {VENDOR.relative_to(ROOT)}")
 
 
-def ensure_chromium() -> None:
-    """The browser tests drive Debian's chromium; install it when missing and we can."""
-    if WINDOWS or CHROMIUM.exists() or os.environ.get("IBCLOUD_CHROMIUM"):
+def ensure_test_tools() -> None:
+    """What the tests drive besides Python: Debian's chromium (browser tests) and the PostgreSQL
+    client (pg_dump / pg_restore for the backup tests); installed when missing and we can."""
+    if WINDOWS:
+        return
+    packages = []
+    if not (CHROMIUM.exists() or os.environ.get("IBCLOUD_CHROMIUM")):
+        packages.append("chromium")
+    if shutil.which("pg_dump") is None and not os.environ.get("IBCLOUD_PG_BIN"):
+        packages.append("postgresql-client")
+    if not packages:
         return
     apt = shutil.which("apt-get")
     if apt is None:
-        print("warning: chromium not found and apt-get unavailable; browser tests will skip")
+        print(f"warning: {', '.join(packages)} missing and apt-get unavailable; those tests skip")
         return
     prefix = [] if os.geteuid() == 0 else ["sudo"]
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run([*prefix, apt, "update", "-qq"], check=False, env=env)  # noqa: S603
-    run(*prefix, apt, "install", "-y", "-qq", "--no-install-recommends", "chromium", env=env)
+    run(*prefix, apt, "install", "-y", "-qq", "--no-install-recommends", *packages, env=env)
 
 
 def main() -> None:
@@ -127,7 +136,7 @@ def main() -> None:
     os.chdir(ROOT)
     if options.command == "test":
         install(with_tests=True)
-        ensure_chromium()
+        ensure_test_tools()
         run(PYTHON, "-m", "ruff", "check", "src", "tests", "bench", "bootstrap.py")
         run(PYTHON, "-m", "ruff", "format", "--check", "src", "tests", "bench", "bootstrap.py")
         run(PYTHON, "-m", "ibcloud.cli", "makemigrations", "--check", "--dry-run")

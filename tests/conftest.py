@@ -154,3 +154,20 @@ def child_env(settings):
         "IBCLOUD_SSRF_ALLOWLIST": ",".join(settings.IBCLOUD_SSRF_ALLOWLIST),
         "PYTHONUNBUFFERED": "1",
     }
+
+
+@pytest.fixture
+def system_dictionaries(django_db_blocker):
+    """The built-in dictionaries (deal types and their stages, rounds, industries...).
+
+    The migration seeds them, but a transactional test (live server, workers) flushes every
+    table when it ends, so a later transactional test on the same worker finds them gone.
+    """
+    import importlib
+
+    from django.apps import apps
+
+    from ibcloud.core.models import DictType
+
+    if not DictType.objects.exists():
+        importlib.import_module("ibcloud.core.migrations.0002_seed_dictionaries").seed(apps, None)

@@ -219,6 +219,28 @@ def _matches(org: Org, **fields) -> dict:
     }
 
 
+def _deals(org: Org) -> dict:
+    from tests.deals.factories import DealFactory
+
+    return {
+        label: DealFactory(name=f"marker-deal-{label}", lead=person)
+        for label, person in _users(org).items()
+    }
+
+
+def _milestones(org: Org) -> dict:
+    """Each milestone on a deal its person leads; the milestone's own owner is someone else's
+    reach test (test_a_milestone_owner_reaches_it_on_another_departments_deal)."""
+    from tests.deals.factories import DealFactory, MilestoneFactory
+
+    return {
+        label: MilestoneFactory(
+            name=f"marker-milestone-{label}", deal=DealFactory(lead=person), owner=person
+        )
+        for label, person in _users(org).items()
+    }
+
+
 def _rule_sets(org: Org) -> dict:
     from tests.matching.factories import MatchRuleSetFactory
 
@@ -395,6 +417,24 @@ RESOURCES = [
         None,
         "/api/v1/matching/assignment-rules/",
     ),
+    Resource(
+        "deals",
+        ("deals.view_deal",),
+        _deals,
+        lambda d: d.name,
+        "/deals/deals/",
+        lambda d: f"/deals/deals/{d.pk}/",
+        "/api/v1/deals/deals/",
+    ),
+    Resource(
+        "milestones",
+        ("deals.view_milestone",),
+        _milestones,
+        lambda m: m.name,
+        "/deals/milestones/",
+        None,
+        "/api/v1/deals/milestones/",
+    ),
 ]
 
 VIEWERS = list(EXPECTED)
@@ -511,3 +551,59 @@ def _matches_assigned_to(person, label: str) -> list:
             department=person.department,
         )
     ]
+
+
+@pytest.mark.parametrize("viewer", VIEWERS)
+def test_deal_boards_charts_and_reports_hold_exactly_the_deals_in_reach(viewer, client, api):
+    """The kanban, the milestone calendar, the dashboard (page, API, PPTX) and the pivot-ready
+    summary count and show only the deals and milestones the reader's scope reaches."""
+    import io
+
+    from pptx import Presentation
+
+    from tests.deals.factories import MilestoneFactory
+
+    org = make_org(["deals.view_deal", "deals.view_milestone", "deals.export_deal_report"])
+    deals = _deals(org)
+    milestones = {
+        label: MilestoneFactory(name=f"marker-cal-{label}", deal=deal, owner=deal.lead)
+        for label, deal in deals.items()
+    }
+    user = getattr(org, viewer)
+    expected = expected_for(RESOURCES[0], viewer, deals)
+    client.force_login(user)
+    api.as_user(user)
+    kanban = client.get("/deals/kanban/", {"deal_type": "ipo"}).content.decode()
+    month = milestones["b"].due_date.strftime("%Y-%m")
+    calendar = client.get("/deals/calendar/", {"month": month}).content.decode()
+    figures = api.get("/api/v1/deals/dashboard/")
+    assert figures.status_code == 200, figures.content
+    deck = client.get("/deals/dashboard/pptx/")
+    assert deck.status_code == 200
+    Presentation(io.BytesIO(deck.content))  # opens
+    summary = client.get("/deals/summary/export/")
+    assert summary.status_code == 200
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(summary.content)).worksheets[0]
+    summary_text = "\n".join(str(cell.value) for row in sheet.iter_rows() for cell in row)
+    for label, deal in deals.items():
+        visible = label in expected
+        assert (deal.name in kanban) is visible, f"kanban: {viewer} and {label}"
+        assert (milestones[label].name in calendar) is visible, f"calendar: {viewer}, {label}"
+        assert (deal.code in summary_text) is visible, f"summary: {viewer} and {label}"
+    assert figures.json()["kpis"]["active_deals"] == len(expected)
+
+
+def test_a_milestone_owner_reaches_it_on_another_departments_deal(client, api):
+    """ "Own records" reaches a milestone through its deal's lead or through its own owner."""
+    from tests.deals.factories import DealFactory, MilestoneFactory
+
+    org = make_org(["deals.view_milestone"])
+    theirs = MilestoneFactory(name="marker-owned", deal=DealFactory(lead=org.b_user))
+    theirs.owner = org.self_user
+    theirs.save()
+    api.as_user(org.self_user)
+    assert theirs.pk in api_ids(api, "/api/v1/deals/milestones/")
+    api.as_user(org.dept_user)
+    assert theirs.pk not in api_ids(api, "/api/v1/deals/milestones/")

@@ -12,8 +12,12 @@ from ibcloud.core.api_views import router as core_router
 from ibcloud.crawler.api import router as crawler_router
 from ibcloud.crawler.health_api import router as crawler_health_router
 from ibcloud.deals.api import router as deals_router
+from ibcloud.deals.dashboard_api import router as deals_dashboard_router
+from ibcloud.deals.milestone_api import router as deals_milestone_router
 from ibcloud.matching.api import router as matching_router
 from ibcloud.matching.review_api import router as matching_review_router
+from ibcloud.monitor.api import router as monitor_router
+from ibcloud.monitor.log_api import router as monitor_log_router
 from ibcloud.notify.api import router as notify_router
 
 urlpatterns = [
@@ -31,4 +35,8 @@ urlpatterns = [
     path("matching/", include(matching_router.urls)),
     path("matching/", include(matching_review_router.urls)),
     path("deals/", include(deals_router.urls)),
+    path("deals/", include(deals_milestone_router.urls)),
+    path("deals/", include(deals_dashboard_router.urls)),
+    path("monitor/", include(monitor_router.urls)),
+    path("monitor/", include(monitor_log_router.urls)),
 ]

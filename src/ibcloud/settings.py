@@ -56,7 +56,7 @@ SECRET_KEY = _secret_key()
 DEBUG = env_bool("IBCLOUD_DEBUG")
 ALLOWED_HOSTS = env_list("IBCLOUD_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("IBCLOUD_CSRF_TRUSTED_ORIGINS")
-if env("IBCLOUD_BEHIND_PROXY"):
+if env_bool("IBCLOUD_BEHIND_PROXY"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = [
@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "ibcloud.catalog",
     "ibcloud.matching",
     "ibcloud.deals",
+    "ibcloud.monitor",
     "ibcloud.demo",
 ]
 
@@ -128,7 +129,13 @@ TEMPLATES = [
 # ``sqlite:///path`` in DATABASE_URL names another SQLite file with the same options (crawl
 # processes started by the tests use it to reach the test database).
 if env("DATABASE_URL") and not env("DATABASE_URL").startswith("sqlite"):
-    DATABASES = {"default": dj_database_url.parse(env("DATABASE_URL"), conn_max_age=60)}
+    # Health checks: after a failover (docs/deployment-cluster.md) a kept connection to the old
+    # primary is replaced before use rather than failing one request in every thread.
+    DATABASES = {
+        "default": dj_database_url.parse(
+            env("DATABASE_URL"), conn_max_age=60, conn_health_checks=True
+        )
+    }
 else:
     DATABASES = {
         "default": {
@@ -274,10 +281,31 @@ STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns when it is missing; files come from finders
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env("IBCLOUD_MEDIA_DIR", str(DATA_DIR / "media")))
+# `ibcloud backup` archives and the scheduled backups (monitor/backups.py)
+IBCLOUD_BACKUP_DIR = Path(env("IBCLOUD_BACKUP_DIR", str(DATA_DIR / "backups")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Uploaded files (deal attachments) go to S3-compatible storage (MinIO, Ceph, OSS, COS, AWS)
+# when a bucket is named. Objects stay private: no public ACL, no public URL; downloads go
+# through the scoped views, which stream the object to a user allowed to see it.
+IBCLOUD_S3_BUCKET = env("IBCLOUD_S3_BUCKET", "")
+if IBCLOUD_S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": IBCLOUD_S3_BUCKET,
+            "endpoint_url": env("IBCLOUD_S3_ENDPOINT_URL", "") or None,
+            "access_key": env("IBCLOUD_S3_ACCESS_KEY", "") or None,
+            "secret_key": env("IBCLOUD_S3_SECRET_KEY", "") or None,
+            "region_name": env("IBCLOUD_S3_REGION", "") or None,
+            "location": env("IBCLOUD_S3_PREFIX", ""),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
 WHITENOISE_USE_FINDERS = True
 
 # --- API ------------------------------------------------------------------------------------------
@@ -343,17 +371,20 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"},
+        # one JSON object per line, so the log viewer (monitor/logs.py) keeps tracebacks whole
+        "json": {"()": "ibcloud.monitor.log_format.JsonLineFormatter"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
         "file": {
-            "class": "logging.handlers.RotatingFileHandler",
+            # Web, workers and crawl processes share the file: a locking handler rotates it
+            # safely (the standard one loses lines, and fails on Windows).
+            "class": "concurrent_log_handler.ConcurrentRotatingFileHandler",
             "filename": str(LOG_DIR / "ibcloud.log"),
             "maxBytes": 10 * 1024 * 1024,
             "backupCount": 10,
-            "formatter": "plain",
+            "formatter": "json",
             "encoding": "utf-8",
-            "delay": True,
         },
     },
     "root": {"handlers": ["console", "file"], "level": env("IBCLOUD_LOG_LEVEL", "INFO")},

@@ -14,6 +14,7 @@ urlpatterns = [
     path("catalog/", include("ibcloud.catalog.urls")),
     path("matching/", include("ibcloud.matching.urls")),
     path("deals/", include("ibcloud.deals.urls")),
+    path("monitor/", include("ibcloud.monitor.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("ibcloud.api_urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),

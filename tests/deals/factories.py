@@ -80,3 +80,28 @@ class MilestoneTemplateItemFactory(factory.django.DjangoModelFactory):
     template = factory.SubFactory(MilestoneTemplateFactory)
     name = factory.Sequence(lambda n: f"步骤{n}")
     offset_days = factory.Sequence(lambda n: 10 * (n + 1))
+
+
+#: what a banker working on deals holds (helper A's tests)
+DEAL_PERMS = [
+    "deals.view_deal",
+    "deals.add_deal",
+    "deals.change_deal",
+    "deals.delete_deal",
+    "deals.view_dealattachment",
+    "deals.add_dealattachment",
+    "deals.delete_dealattachment",
+    "deals.view_milestone",
+    "matching.view_match",
+]
+
+
+def deal_user(department, username: str, perms=None, scope: str = "dept"):
+    """A user of ``department`` whose one role holds ``perms`` (default :data:`DEAL_PERMS`)
+    with data scope ``scope`` (own department by default)."""
+    from tests.factories import RoleFactory, UserFactory
+
+    role = RoleFactory(
+        code=f"role-{username}", data_scope=scope, perms=DEAL_PERMS if perms is None else perms
+    )
+    return UserFactory(username=username, department=department, roles=[role])

@@ -12,8 +12,15 @@ A module declares a job with :func:`job`; the function receives a :class:`JobCon
 
 The row records status, arguments, progress, log, error and heartbeats; the UI, the API and alerts
 read it. Retries are counted on the row; a run can be cancelled (``request_cancel``) and honours it
-at its next ``ctx.progress`` or ``ctx.check_cancelled`` call. A worker that dies leaves a running
-row whose heartbeat stops: :func:`reap_stale_jobs` marks it failed.
+at its next ``ctx.progress`` or ``ctx.check_cancelled`` call.
+
+A worker that dies (killed, machine lost) takes the runs it had off the queue with it: Huey's
+queues have no acknowledgement. The rows say what happened, and :func:`reap_stale_jobs` (every
+minute) puts it right: a running row whose heartbeat stopped is queued again once (unless its job
+says ``requeue_lost=False``; then, or the second time, it is marked failed), and a waiting row
+whose run is in no queue is queued again. A run may therefore be delivered twice; it starts once,
+because a worker first claims the row (pending or retrying → running) and skips a row it cannot
+claim.
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.dispatch import Signal
 from django.utils import timezone
 from huey import RedisHuey, SqliteHuey, crontab
@@ -40,6 +49,9 @@ logger = logging.getLogger(__name__)
 QUEUE_NAMES = ("default", "crawl")
 HEARTBEAT_SECONDS = 15
 STALE_AFTER_SECONDS = int(os.environ.get("IBCLOUD_JOB_STALE_SECONDS", "120"))
+
+#: Every declared job by name: (Huey task, attempts allowed, queue again when its worker is lost).
+_DECLARED: dict[str, tuple[Callable, int, bool]] = {}
 
 #: Sent after a job reaches a final status (succeeded, failed, cancelled); ``job`` is the row.
 job_finished = Signal()
@@ -142,6 +154,16 @@ def _finish(job, status: str, **fields: Any) -> None:
     job_finished.send(sender=Job, job=job)
 
 
+def _send(task: Callable, job_id: int, again: bool = False) -> None:
+    """Queue a run of the row ``job_id`` and note the queue's id for it on the row (a first run
+    that already started in-process, in immediate mode, keeps the id it noted)."""
+    from ibcloud.core.models import Job
+
+    handle = task(job_id)
+    rows = Job.objects.filter(pk=job_id) if again else Job.objects.filter(pk=job_id, task_id="")
+    rows.update(task_id=getattr(handle, "id", "") or "")
+
+
 def _run(
     fn: Callable,
     job_id: int,
@@ -160,12 +182,20 @@ def _run(
     if job.cancel_requested:
         _finish(job, Job.Status.CANCELLED, message="cancelled before start")
         return None
-    job.status = Job.Status.RUNNING
-    job.attempts += 1
-    job.started_at = job.started_at or timezone.now()
-    job.heartbeat_at = timezone.now()
-    job.worker = f"{socket.gethostname()}:{os.getpid()}"
-    job.save()
+    # Claim the row: a run delivered twice (see reap_stale_jobs) starts only once.
+    now = timezone.now()
+    claimed = Job.objects.filter(
+        pk=job.pk, status__in=[Job.Status.PENDING, Job.Status.RETRYING]
+    ).update(
+        status=Job.Status.RUNNING,
+        attempts=F("attempts") + 1,
+        started_at=Coalesce(F("started_at"), now),
+        heartbeat_at=now,
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+    )
+    if not claimed:
+        return None
+    job.refresh_from_db()
 
     heartbeat = _Heartbeat(job.pk)
     heartbeat.start()
@@ -209,11 +239,14 @@ def job(
     retry_delay: int = 30,
     timeout: int | None = None,
     name: str | None = None,
+    requeue_lost: bool = True,
 ) -> Callable:
     """Declare ``fn(ctx, *args, **kwargs)`` as a background job; adds ``fn.enqueue``.
 
     ``retries`` extra attempts follow a failure, ``retry_delay`` seconds apart, doubling each time.
     ``timeout`` (seconds) stops a run that takes too long; it counts as a failure.
+    ``requeue_lost=False`` for a job that must not start again after its worker died mid-run
+    (the run is marked failed instead); by default it is queued again once.
     Arguments must be JSON-serializable: they are stored on the ``Job`` row.
     """
     huey = get_queue(queue)
@@ -224,6 +257,8 @@ def job(
         @huey.task(name=task_name)
         def run_job(job_id: int) -> Any:
             return _run(fn, job_id, retries + 1, retry_delay, huey, timeout)
+
+        _DECLARED[task_name] = (run_job, retries + 1, requeue_lost)
 
         def enqueue(*args: Any, user: Any = None, **kwargs: Any):
             """Create the Job row and queue the run once the current transaction commits."""
@@ -237,12 +272,7 @@ def job(
                 department_id=getattr(user, "department_id", None),
             )
 
-            def send() -> None:
-                handle = run_job(row.pk)
-                task_id = getattr(handle, "id", "") or ""
-                Job.objects.filter(pk=row.pk, task_id="").update(task_id=task_id)
-
-            transaction.on_commit(send)
+            transaction.on_commit(lambda: _send(run_job, row.pk))
             return row
 
         fn.enqueue = enqueue
@@ -315,20 +345,58 @@ def fail_interrupted(job_id: int, worker: str = "") -> bool:
 
 
 def reap_stale_jobs(now: datetime.datetime | None = None) -> int:
-    """Mark running jobs whose heartbeat stopped as failed; returns how many."""
+    """Put right the rows of runs whose worker was lost; returns how many rows it changed.
+
+    A running row whose heartbeat stopped is queued again once if its job allows
+    (``requeue_lost``), else marked failed. A pending or retrying row of a known job, quiet for
+    longer than the stale limit, whose run is in no queue (a worker took it and died before
+    claiming it, or the queue was unreachable when it was sent) is queued again: it never started.
+    """
     from ibcloud.core.models import Job
 
     now = now or timezone.now()
     cutoff = now - datetime.timedelta(seconds=STALE_AFTER_SECONDS)
-    # Only running rows beat; a retrying row waits for its delay without a worker.
-    stale = Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=cutoff)
     count = 0
-    for row in stale:
-        _finish(
-            row,
-            Job.Status.FAILED,
-            message="worker stopped sending heartbeats",
-            error=f"No heartbeat since {row.heartbeat_at.isoformat()}; worker {row.worker} lost.",
-        )
+    # Only running rows beat; a retrying row waits for its delay without a worker.
+    for row in Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=cutoff):
+        task, attempts_allowed, requeue = _DECLARED.get(row.name, (None, 0, False))
+        if task is not None and requeue and row.attempts <= attempts_allowed:
+            moved = Job.objects.filter(pk=row.pk, status=Job.Status.RUNNING).update(
+                status=Job.Status.RETRYING,
+                message=f"worker {row.worker} lost; queued again"[:500],
+                heartbeat_at=now,
+            )
+            if moved:
+                _send(task, row.pk, again=True)
+        else:
+            _finish(
+                row,
+                Job.Status.FAILED,
+                message="worker stopped sending heartbeats",
+                error=(
+                    f"No heartbeat since {row.heartbeat_at.isoformat()}; worker {row.worker} lost."
+                ),
+            )
         count += 1
+    waiting = Job.objects.annotate(quiet_since=Coalesce("heartbeat_at", "created_at")).filter(
+        status__in=[Job.Status.PENDING, Job.Status.RETRYING],
+        quiet_since__lt=cutoff,
+        name__in=list(_DECLARED),
+    )
+    if waiting.exists():
+        queued = {
+            task.id
+            for queue in QUEUES.values()
+            if not queue.immediate
+            for task in [*queue.pending(), *queue.scheduled()]
+        }
+        for row in waiting:
+            if row.task_id and row.task_id in queued:
+                continue
+            # The conditional update is the lock against a worker claiming the row meanwhile.
+            if Job.objects.filter(pk=row.pk, status=row.status, task_id=row.task_id).update(
+                heartbeat_at=now
+            ):
+                _send(_DECLARED[row.name][0], row.pk, again=True)
+                count += 1
     return count

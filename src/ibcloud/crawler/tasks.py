@@ -166,7 +166,9 @@ def _end_unfinished(
     services.finish_crawl_job(crawl_job, status, message, log=log)
 
 
-@job(queue="crawl", timeout=None)
+# A crawl lost with its worker is failed by reap_stale_crawls and runs again on its schedule;
+# queued again here it could run beside a crawl process that outlived the worker.
+@job(queue="crawl", timeout=None, requeue_lost=False)
 def run_crawl_job(ctx: JobContext, crawl_job_id: int) -> dict[str, Any]:
     """Run one ``CrawlJob`` in a crawl process and see that the run ends, whatever happens."""
     crawl_job = CrawlJob.objects.select_related("source").filter(pk=crawl_job_id).first()

@@ -10,5 +10,6 @@ class DealsConfig(AppConfig):
     def ready(self) -> None:
         from ibcloud.deals import (  # noqa: F401 - registrations
             menu,
+            report_tasks,
             tasks,
         )

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from ibcloud.core.models import ObjectUrls, ScopedModel, TimeStampedModel
 from ibcloud.core.scoping import GLOBAL, DataScopeFields, RestrictedQuerySet
@@ -27,7 +28,8 @@ class Deal(ObjectUrls, ScopedModel):
     expected fee, status and tags."""
 
     class Status(models.TextChoices):
-        ACTIVE = "active", _("Active")
+        # "Active" alone is 启用 (switched on) elsewhere; a deal that is active is 进行中
+        ACTIVE = "active", pgettext_lazy("deal status", "Active")
         ON_HOLD = "on_hold", _("On hold")
         COMPLETED = "completed", _("Completed")
         TERMINATED = "terminated", _("Terminated")
@@ -107,7 +109,15 @@ class Deal(ObjectUrls, ScopedModel):
         indexes = [
             models.Index(fields=["deal_type", "stage"], name="deals_deal_type_stage"),
             models.Index(fields=["department", "status"], name="deals_deal_dept_status"),
-            models.Index(fields=["status", "opened_on"], name="deals_deal_status_opened"),
+            # covering indexes of the dashboard (charts.py): the active count and fee, and the
+            # type / stage / department / industry breakdowns of deals opened in a range
+            models.Index(
+                fields=["status", "opened_on", "expected_fee"], name="deals_deal_status_opened"
+            ),
+            models.Index(
+                fields=["opened_on", "deal_type", "stage", "department", "industry"],
+                name="deals_deal_opened_cover",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -168,7 +178,8 @@ class Milestone(ObjectUrls, TimeStampedModel):
         verbose_name_plural = _("milestones")
         indexes = [
             models.Index(fields=["deal", "status", "due_date"], name="deals_ms_deal_status_due"),
-            models.Index(fields=["status", "due_date"], name="deals_ms_status_due"),
+            # overdue counts and the heatmap read (status, due date, deal) from the index alone
+            models.Index(fields=["status", "due_date", "deal"], name="deals_ms_status_due"),
             models.Index(fields=["owner", "status", "due_date"], name="deals_ms_owner_due"),
         ]
 
@@ -186,12 +197,12 @@ class DealActivity(TimeStampedModel):
 
     class Kind(models.TextChoices):
         NOTE = "note", _("Note")
-        CREATED = "created", _("Created")
+        CREATED = "created", pgettext_lazy("deal activity", "Created")
         STAGE = "stage", _("Stage changed")
         STATUS = "status", _("Status changed")
         MILESTONE = "milestone", _("Milestone")
         ATTACHMENT = "attachment", _("Attachment")
-        UPDATED = "updated", _("Updated")
+        UPDATED = "updated", pgettext_lazy("deal activity", "Updated")
 
     deal = models.ForeignKey(
         Deal, verbose_name=_("deal"), on_delete=models.CASCADE, related_name="activities"

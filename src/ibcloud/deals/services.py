@@ -16,7 +16,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -103,19 +103,26 @@ def overdue_q(prefix: str = "", today=None) -> Q:
     return open_milestones_q(prefix) & Q(**{f"{prefix}due_date__lt": today})
 
 
+def overdue_deal_ids(today=None) -> QuerySet:
+    """Ids of the deals with an overdue milestone (a subquery: use it with ``pk__in``)."""
+    return Milestone.objects.filter(overdue_q(today=today)).values("deal_id")
+
+
 def with_overdue(deals: QuerySet, today=None) -> QuerySet:
     """``deals`` annotated with ``is_overdue``: the deal has an overdue milestone.
 
-    An EXISTS over the (deal, status, due_date) index, so a page of deals costs one query.
+    An IN over the overdue milestones' deal ids, which the (status, due_date, deal) index answers
+    alone. (A correlated EXISTS was slower, and SQLite 3.40 returned wrong rows for it through
+    the (deal, status, due_date) index once table statistics existed.)
     """
-    overdue = Milestone.objects.filter(overdue_q(today=today), deal=OuterRef("pk"))
-    return deals.annotate(is_overdue=Exists(overdue))
+    return deals.annotate(
+        is_overdue=ExpressionWrapper(Q(pk__in=overdue_deal_ids(today)), output_field=BooleanField())
+    )
 
 
 def overdue_deals(deals: QuerySet, today=None) -> QuerySet:
     """The deals of ``deals`` that are open and have an overdue milestone."""
-    overdue = Milestone.objects.filter(overdue_q(today=today), deal=OuterRef("pk"))
-    return deals.exclude(status__in=Deal.CLOSED).filter(Exists(overdue))
+    return deals.exclude(status__in=Deal.CLOSED).filter(pk__in=overdue_deal_ids(today))
 
 
 # --- Opening and editing --------------------------------------------------------------------------
@@ -297,3 +304,17 @@ def open_deal_from_match(match: Match, user: Any, **fields: Any) -> Deal:
             match=match.pk,
         )
     return deal
+
+
+def delete_deal(deal: Deal, user: Any) -> None:
+    """Delete ``deal`` with its milestones, timeline and attachments (audited) and, once
+    committed, the attachments' stored files (a cascade would leave them behind)."""
+    stored = [(a.file.storage, a.file.name) for a in deal.attachments.all() if a.file]
+
+    def remove_files() -> None:
+        for storage, name in stored:
+            storage.delete(name)
+
+    with transaction.atomic(), acting_as(user):
+        deal.delete()
+        transaction.on_commit(remove_files)

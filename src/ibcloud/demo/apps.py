@@ -6,3 +6,6 @@ class DemoConfig(AppConfig):
     name = "ibcloud.demo"
     label = "demo"
     verbose_name = _("Demo")
+
+    def ready(self) -> None:
+        from ibcloud.demo import tasks  # noqa: F401 - registers the demo's job

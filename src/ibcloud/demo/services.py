@@ -79,7 +79,8 @@ def seed_demo() -> list[DemoLogin]:
 
     # "run" and "acknowledge": start crawls and preview sources, acknowledge source alerts;
     # "merge" and "reprocess": merge or split catalog records, re-process quarantined ones;
-    # "review" and "assign": approve or reject matches, send them to staff.
+    # "review" and "assign": approve or reject matches, send them to staff;
+    # "export": deal reports (PPTX, the weekly report).
     everything = _permissions(
         (
             "view",
@@ -95,6 +96,7 @@ def seed_demo() -> list[DemoLogin]:
             "reprocess",
             "review",
             "assign",
+            "export",
         )
     )
     # Business staff work the business modules and look up colleagues; they administer nothing.
@@ -158,6 +160,7 @@ def seed_demo() -> list[DemoLogin]:
             url="/",
         )
     seed_demo_matching(departments["ibd"])
+    seed_demo_deals(departments)
     return DEMO_LOGINS
 
 
@@ -185,3 +188,282 @@ def seed_demo_matching(department: Department) -> None:
             cap_per_person=30,
             department=department,
         )
+
+
+# (name, client, type, industry division, size in 亿元, lead, department code, months ago opened,
+#  stage index, status)
+DEMO_DEALS = [
+    (
+        "芯瑞微电子科创板IPO",
+        "上海芯瑞微电子股份有限公司",
+        "ipo",
+        "39",
+        12,
+        "analyst",
+        "ibd-ipo",
+        11,
+        5,
+        "active",
+    ),
+    (
+        "华澜生物创业板IPO",
+        "苏州华澜生物医药股份有限公司",
+        "ipo",
+        "27",
+        8,
+        "analyst",
+        "ibd-ipo",
+        9,
+        3,
+        "active",
+    ),
+    (
+        "云栖数据北交所IPO",
+        "杭州云栖数据科技股份有限公司",
+        "ipo",
+        "65",
+        3,
+        "manager",
+        "ibd-ipo",
+        7,
+        2,
+        "active",
+    ),
+    (
+        "恒泰新能源主板IPO",
+        "江苏恒泰新能源股份有限公司",
+        "ipo",
+        "38",
+        20,
+        "manager",
+        "ibd-ipo",
+        14,
+        7,
+        "completed",
+    ),
+    (
+        "博远医疗IPO",
+        "深圳博远医疗器械股份有限公司",
+        "ipo",
+        "35",
+        6,
+        "analyst",
+        "ibd-ipo",
+        5,
+        1,
+        "on_hold",
+    ),
+    (
+        "鼎盛重工并购锐达液压",
+        "鼎盛重工集团有限公司",
+        "ma",
+        "34",
+        15,
+        "banker",
+        "ibd-ma",
+        8,
+        3,
+        "active",
+    ),
+    (
+        "星河文旅收购海岚酒店",
+        "星河文旅发展股份有限公司",
+        "ma",
+        "61",
+        4,
+        "banker",
+        "ibd-ma",
+        4,
+        2,
+        "active",
+    ),
+    (
+        "中科智控吸收合并",
+        "中科智控技术股份有限公司",
+        "ma",
+        "40",
+        9,
+        "manager",
+        "ibd-ma",
+        12,
+        5,
+        "completed",
+    ),
+    (
+        "绿源农业资产重组",
+        "绿源现代农业股份有限公司",
+        "ma",
+        "01",
+        2,
+        "banker",
+        "ibd-ma",
+        10,
+        1,
+        "terminated",
+    ),
+    (
+        "安捷物流定向增发",
+        "安捷智慧物流股份有限公司",
+        "private_placement",
+        "54",
+        5,
+        "banker",
+        "ibd",
+        6,
+        4,
+        "active",
+    ),
+    (
+        "天衡化工定增",
+        "天衡精细化工股份有限公司",
+        "private_placement",
+        "26",
+        7,
+        "manager",
+        "ibd",
+        3,
+        2,
+        "active",
+    ),
+    (
+        "海川城投公司债",
+        "海川城市建设投资集团有限公司",
+        "bond",
+        "48",
+        30,
+        "manager",
+        "ibd",
+        5,
+        4,
+        "active",
+    ),
+    ("嘉禾能源绿色债券", "嘉禾清洁能源有限公司", "bond", "44", 10, "banker", "ibd", 2, 1, "active"),
+    (
+        "润丰水务中期票据",
+        "润丰水务集团有限公司",
+        "bond",
+        "46",
+        8,
+        "manager",
+        "ibd",
+        13,
+        6,
+        "completed",
+    ),
+    (
+        "启明教育财务顾问",
+        "启明教育科技有限公司",
+        "advisory",
+        "83",
+        1,
+        "banker",
+        "ibd-ma",
+        3,
+        1,
+        "active",
+    ),
+    (
+        "瀚海航运市值管理顾问",
+        "瀚海航运股份有限公司",
+        "advisory",
+        "55",
+        2,
+        "manager",
+        "ibd",
+        6,
+        2,
+        "active",
+    ),
+    (
+        "智行汽车B轮融资顾问",
+        "智行汽车科技有限公司",
+        "other",
+        "36",
+        3,
+        "analyst",
+        "ibd-ipo",
+        1,
+        1,
+        "active",
+    ),
+]
+
+
+def seed_demo_deals(departments: dict[str, Department]) -> None:
+    """Deals of every type across the banking teams, opened over the past year, each with the
+    milestones of its type's template counted from its opening, so some are done, some due this
+    week and some overdue (shown in red); skipped when any deal exists."""
+    import datetime
+
+    from django.utils import timezone
+
+    from ibcloud.deals import services as deal_services
+    from ibcloud.deals.milestones import apply_template
+    from ibcloud.deals.models import Deal, Milestone, MilestoneTemplate
+
+    if Deal.objects.exists():
+        return
+    today = timezone.localdate()
+    users = {
+        user.username: user
+        for user in User.objects.filter(username__in=["manager", "banker", "analyst"])
+    }
+    for number, (
+        name,
+        client,
+        deal_type,
+        industry,
+        size,
+        lead,
+        department,
+        months,
+        stage_index,
+        status,
+    ) in enumerate(DEMO_DEALS):
+        opened = today - datetime.timedelta(days=30 * months + 3)
+        stages = deal_services.stage_choices(deal_type)
+        deal = deal_services.create_deal(
+            users[lead],
+            name=name,
+            client=client,
+            deal_type=deal_type,
+            stage=stages[min(stage_index, len(stages) - 1)][0],
+            industry=industry,
+            deal_size=size * 100_000_000,
+            expected_fee=size * 100_000_000 * 0.015,
+            lead=users[lead],
+            department=departments[department],
+            opened_on=opened,
+            expected_close_on=opened + datetime.timedelta(days=420),
+            description=f"{client}的{deal_services.type_label(deal_type)}项目（演示数据）。",
+        )
+        deal.members.set([u for u in users.values() if u != users[lead]][:1])
+        if status != Deal.Status.ACTIVE:
+            deal_services.update_deal(deal, users[lead], status=status)
+            # closed some months after opening, so the dashboard's closings spread over the year
+            closed = min(today, opened + datetime.timedelta(days=30 * (months // 2 + 1)))
+            Deal.objects.filter(pk=deal.pk).update(closed_on=closed)
+        template = MilestoneTemplate.objects.filter(deal_type=deal_type, is_active=True).first()
+        if template is not None:
+            apply_template(deal, template, opened, users[lead])
+        # Milestones due before today are done (closed deals: all of them), except on every
+        # fourth deal, whose latest one slipped: those few show in red as overdue.
+        if status != Deal.Status.ACTIVE:
+            finished = list(deal.milestones.all())
+        else:
+            finished = list(deal.milestones.filter(due_date__lt=today).order_by("due_date"))
+            if number % 4 == 1:
+                finished = finished[:-1]
+        for milestone in finished:
+            milestone.status = Milestone.Status.DONE
+            milestone.completed_on = min(milestone.due_date, today)
+            milestone.save()
+    # one milestone due in three days, so the reminder job has something to send
+    upcoming = (
+        Milestone.objects.filter(status__in=Milestone.OPEN, due_date__gt=today)
+        .order_by("due_date")
+        .first()
+    )
+    if upcoming is not None:
+        upcoming.due_date = today + datetime.timedelta(days=3)
+        upcoming.save()

@@ -118,8 +118,14 @@ def run_platform(
     workers: bool = True,
     banner_lines: Iterable[str] = (),
     threads: int = WEB_THREADS,
+    trusted_proxy: str = "",
 ) -> None:
-    """Serve the web application (and the workers) until Ctrl-C or SIGTERM."""
+    """Serve the web application (and the workers) until Ctrl-C or SIGTERM.
+
+    Behind a reverse proxy, ``trusted_proxy`` is its address: waitress then takes the client
+    address and the scheme from its X-Forwarded-For / X-Forwarded-Proto headers. Without it,
+    waitress removes those headers (a client could forge them).
+    """
     from waitress import create_server
 
     check_migrations()
@@ -129,7 +135,16 @@ def run_platform(
     from ibcloud.wsgi import application
 
     try:
-        server = create_server(application, host=host, port=port, threads=threads)
+        proxy_options = (
+            {
+                "trusted_proxy": trusted_proxy,
+                "trusted_proxy_count": 1,
+                "trusted_proxy_headers": "x-forwarded-for x-forwarded-proto",
+            }
+            if trusted_proxy
+            else {}
+        )
+        server = create_server(application, host=host, port=port, threads=threads, **proxy_options)
     except OSError as exc:
         raise CommandError(f"Cannot listen on {host}:{port}: {exc}") from exc
 
@@ -180,6 +195,12 @@ class Command(BaseCommand):
             action="store_true",
             help="Do not start job workers (run `ibcloud worker` elsewhere).",
         )
+        parser.add_argument(
+            "--trusted-proxy",
+            default="",
+            help="Address of the reverse proxy in front (e.g. 127.0.0.1) whose X-Forwarded-For "
+            "and X-Forwarded-Proto headers are believed.",
+        )
 
     def handle(self, *args, **options) -> None:
         if not 0 < options["port"] < 65536:
@@ -191,4 +212,5 @@ class Command(BaseCommand):
             options["port"],
             workers=not options["no_workers"],
             threads=options["threads"],
+            trusted_proxy=options["trusted_proxy"],
         )

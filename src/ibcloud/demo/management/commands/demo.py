@@ -104,6 +104,9 @@ class Command(BaseCommand):
             allow_loopback()
             sources = seed_demo_sources(sites.base_url, sites.proxy_urls)
             started = start_first_runs(sources)
+            from ibcloud.demo.tasks import convert_demo_matches
+
+            convert_demo_matches.enqueue()
             lines += [
                 f"Demo sites to crawl: {sites.base_url}/ "
                 "(L3 login: demo / demo-l3-pass; demo proxies: "
