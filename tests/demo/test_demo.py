@@ -60,3 +60,33 @@ def test_department_scoped_manager_sees_only_his_branch(client):
     page = client.get("/accounts/users/").content.decode()
     assert "banker" in page and "analyst" in page  # 投资银行部 and its groups
     assert "auditor" not in page  # 风控合规部 is another branch
+
+
+def test_the_demo_carries_the_best_matches_through_review_into_deals(
+    django_capture_on_commit_callbacks,
+):
+    """Once crawls have produced matches, the demo's job approves the best ones as the manager
+    and opens a deal from each, with the financing milestones (the whole flow, crawl to deal)."""
+    from ibcloud.core.models import Job
+    from ibcloud.deals.models import Deal
+    from ibcloud.demo.tasks import DEMO_CONVERSIONS, convert_demo_matches
+    from ibcloud.matching.models import Match
+    from tests.matching.factories import MatchFactory
+
+    run_demo()
+    hand_made = Deal.objects.count()
+    assert hand_made > 0 and Deal.objects.filter(milestones__isnull=False).exists()
+    matches = [MatchFactory(score=90 - n) for n in range(DEMO_CONVERSIONS + 2)]
+    with django_capture_on_commit_callbacks(execute=True):
+        job = convert_demo_matches.enqueue()
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    opened = Deal.objects.filter(match__isnull=False)
+    assert opened.count() == DEMO_CONVERSIONS
+    best = {m.pk for m in matches[:DEMO_CONVERSIONS]}
+    assert set(opened.values_list("match", flat=True)) == best
+    assert set(Match.objects.filter(pk__in=best).values_list("status", flat=True)) == {"approved"}
+    assert all(deal.milestones.filter(name="NDA").exists() for deal in opened)
+    with django_capture_on_commit_callbacks(execute=True):
+        convert_demo_matches.enqueue()
+    assert Deal.objects.count() == hand_made + DEMO_CONVERSIONS
