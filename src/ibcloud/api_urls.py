@@ -18,6 +18,7 @@ from ibcloud.matching.api import router as matching_router
 from ibcloud.matching.review_api import router as matching_review_router
 from ibcloud.monitor.api import router as monitor_router
 from ibcloud.monitor.log_api import router as monitor_log_router
+from ibcloud.monitor.node_api import router as monitor_node_router
 from ibcloud.notify.api import router as notify_router
 
 urlpatterns = [
@@ -39,4 +40,5 @@ urlpatterns = [
     path("deals/", include(deals_dashboard_router.urls)),
     path("monitor/", include(monitor_router.urls)),
     path("monitor/", include(monitor_log_router.urls)),
+    path("monitor/", include(monitor_node_router.urls)),
 ]

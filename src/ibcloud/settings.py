@@ -249,6 +249,9 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "catalog.topiccluster",
     # dry runs are computed results; running one and applying it are audited as events
     "matching.dryrun",
+    # hardware samples and alert episodes, written every minute by the nodes themselves
+    "monitor.metricsample",
+    "monitor.nodealert",
 )
 # "secret": encrypted fields (core.fields) read back in clear, so they never enter the log.
 AUDITLOG_EXCLUDE_TRACKING_FIELDS = (

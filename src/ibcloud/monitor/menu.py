@@ -12,3 +12,7 @@ register(
     "monitor",
     MenuItem(_("System logs"), "monitor:log_list", "monitor.view_log", "ti-file-text", 45),
 )
+register(
+    "monitor",
+    MenuItem(_("Nodes"), "monitor:node_list", "monitor.view_node", "ti-server", 40),
+)

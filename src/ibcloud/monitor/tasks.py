@@ -1,4 +1,6 @@
-"""Background jobs of the operations module: backups, on demand and on schedule."""
+"""Background jobs of the operations module: backups, on demand and on schedule; the node
+reporting of every worker process and the monitoring housekeeping (offline nodes, rollups,
+retention, disk forecasts)."""
 
 from __future__ import annotations
 
@@ -14,8 +16,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from huey import crontab
 
-from ibcloud.core.jobs import JobCancelled, JobContext, job, periodic_job
-from ibcloud.monitor import backups
+from ibcloud.core.jobs import QUEUE_NAMES, JobCancelled, JobContext, get_queue, job, periodic_job
+from ibcloud.monitor import alerts, backups, forecast, metrics
 from ibcloud.monitor.models import Backup
 from ibcloud.monitor.parameters import (
     BACKUP_INCLUDE_MEDIA,
@@ -116,3 +118,37 @@ def schedule_backup(ctx: JobContext | None) -> None:
         run_backup.enqueue(
             kind=Backup.Kind.SCHEDULED.value, include_media=BACKUP_INCLUDE_MEDIA.get()
         )
+
+
+# --- Hardware monitoring --------------------------------------------------------------------------
+
+
+def _report_from_worker(queue_name: str):
+    def start() -> None:
+        # A Huey start-up hook runs in every worker thread: the reporter starts once a process.
+        metrics.start_reporter(f"worker:{queue_name}")
+
+    return start
+
+
+for _queue_name in QUEUE_NAMES:
+    get_queue(_queue_name).on_startup(f"monitor.node_reporter.{_queue_name}")(
+        _report_from_worker(_queue_name)
+    )
+
+
+@periodic_job(crontab(minute="*"), record=False)
+def check_nodes(ctx: JobContext | None) -> None:
+    """Every minute: nodes silent past the offline limit raise an alert (a stopped node cannot
+    report itself, so the default queue's scheduler looks for them)."""
+    alerts.check_offline()
+
+
+@periodic_job(crontab(minute="3"), record=False)
+def maintain_metrics(ctx: JobContext | None) -> None:
+    """Hourly: roll the minute samples up into hours and the hours into days, delete samples past
+    their retention, and warn of disks forecast to fill up."""
+    metrics.roll_up("hour")
+    metrics.roll_up("day")
+    metrics.apply_retention()
+    forecast.check_forecasts()

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from ibcloud.monitor import log_urls, views
+from ibcloud.monitor import log_urls, node_urls, views
 
 app_name = "monitor"
 
@@ -13,4 +13,5 @@ urlpatterns = [
     path("backups/<int:pk>/download/", views.BackupDownloadView.as_view(), name="backup_download"),
     path("backups/<int:pk>/delete/", views.BackupDeleteView.as_view(), name="backup_delete"),
     *log_urls.urlpatterns,
+    *node_urls.urlpatterns,
 ]
