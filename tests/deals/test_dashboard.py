@@ -332,6 +332,15 @@ def test_the_api_takes_the_filters(org, world, api):
     assert counts(response.json()["by_type"]) == {"ma": 1}
 
 
+def test_the_api_refuses_a_department_outside_the_callers_reach(org, world, api):
+    """As the page's form does: the deck's title would otherwise name any department."""
+    api.as_user(org.b_user)
+    for path in ("/api/v1/deals/dashboard/", "/api/v1/deals/dashboard/pptx/"):
+        response = api.get(path, {"department": org.dept_a.pk})
+        assert response.status_code == 400, path
+        assert "department" in response.json()["details"]
+
+
 @pytest.mark.parametrize(
     "query",
     [

@@ -12,6 +12,7 @@ answers 400 ``{"code", "message", "details"}``.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions, serializers, viewsets
@@ -19,6 +20,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
+from ibcloud.accounts.services import departments_in_reach
 from ibcloud.deals import charts, reports
 from ibcloud.deals.dashboard_views import pptx_response
 
@@ -36,6 +38,13 @@ class DealDashboardFilterSerializer(serializers.Serializer):
     deal_type = serializers.CharField(
         required=False, max_length=30, help_text="Only this deal type (dictionary value)."
     )
+
+    def validate_department(self, value: int) -> int:
+        # as on the page: only departments the caller reaches (their names go on the deck)
+        user = self.context["request"].user
+        if not departments_in_reach(user).filter(pk=value).exists():
+            raise serializers.ValidationError(_("Choose a department within your reach."))
+        return value
 
     def validate(self, attrs):
         errors = charts.check_filters(self.chart_filters(attrs))
@@ -150,7 +159,9 @@ class DealDashboardViewSet(viewsets.ViewSet):
     def list(self, request):
         """Opened/closed per month, by type, stage, industry, department, the milestone
         heatmap and today's KPIs."""
-        query = DealDashboardFilterSerializer(data=request.query_params)
+        query = DealDashboardFilterSerializer(
+            data=request.query_params, context={"request": request}
+        )
         query.is_valid(raise_exception=True)
         filters = query.chart_filters(query.validated_data)
         return Response(charts.for_user(request.user, filters))
@@ -171,7 +182,9 @@ class DealDashboardViewSet(viewsets.ViewSet):
     )
     def pptx(self, request):
         """The dashboard as a PowerPoint deck with native, editable charts."""
-        query = DealDashboardFilterSerializer(data=request.query_params)
+        query = DealDashboardFilterSerializer(
+            data=request.query_params, context={"request": request}
+        )
         query.is_valid(raise_exception=True)
         return pptx_response(request, query.chart_filters(query.validated_data))
 
