@@ -81,3 +81,31 @@ def test_cutting_agrees_with_jieba_without_hmm():
             word for word in _jieba().cut(text, HMM=False) if word.strip() and word.isalnum()
         ]
         assert segment(text) == expected
+
+
+def test_cutting_agrees_with_jieba_on_every_run_of_the_demo_data_and_reference_files():
+    """jieba-rs cuts each run of Chinese as jieba (without HMM, with the domain words) does."""
+    import re
+    from pathlib import Path
+
+    from ibcloud.catalog.segmentation import _cut_han, _jieba
+    from ibcloud.demo.sites.data import generate_investors, generate_projects
+
+    texts = []
+    for company in generate_projects(3000, "segmentation"):
+        texts += [company.full_name, company.summary, company.industry, *company.tags]
+    for investor in generate_investors(1000, "segmentation"):
+        texts += [investor.full_name, *map(str, investor.as_dict().values())]
+    import ibcloud.catalog
+
+    data = Path(ibcloud.catalog.__file__).parent / "data"
+    labeled = Path(__file__).parent / "labeled"
+    for path in [*data.glob("*.csv"), *labeled.glob("*")]:
+        texts.append(path.read_text(encoding="utf-8"))
+    runs = {run for text in texts for run in re.findall("[\u4e00-\u9fff]+", text)}
+    tokenizer = _jieba()
+    differing = [
+        run for run in sorted(runs) if list(_cut_han(run)) != list(tokenizer.cut(run, HMM=False))
+    ]
+    assert len(runs) > 5_000
+    assert differing == []

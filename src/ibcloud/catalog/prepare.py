@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from ibcloud.catalog import cleaning, merge
 from ibcloud.catalog.normalization.record import memo_key
@@ -68,7 +69,7 @@ class Prepared:
     def normalized_values(self) -> dict[str, dict]:
         """The normalized fields (read back from the JSON text after crossing processes)."""
         if not self.normalized and self.normalized_json:
-            self.normalized = json.loads(self.normalized_json)
+            self.normalized = orjson.loads(self.normalized_json)
             self.normalized.pop("_ignored", None)
         return self.normalized
 
@@ -124,7 +125,7 @@ def prepare(item: tuple[int, str, Any, str]) -> Prepared:
     raw_item_id, item_type, data, fetched_at = item
     if isinstance(data, str):  # JSON text straight from the database (see _raw_rows)
         try:
-            data = json.loads(data)
+            data = orjson.loads(data)
         except ValueError as exc:
             return Prepared(raw_item_id, item_type, {}, [], "broken", f"not JSON: {exc}"[:500])
     verdict = cleaning.check_data(data)
@@ -184,15 +185,13 @@ def prepare(item: tuple[int, str, Any, str]) -> Prepared:
 #: ``normalization.record.MEMO_FIELDS``; held here, so the id stays its own) → (the result,
 #: its raw value, the entry)
 _entries: dict[int, tuple[Any, Any, dict]] = {}
-#: ``id`` of a remembered entry (held) → (the entry, its JSON text)
-_entry_texts: dict[int, tuple[dict, str]] = {}
 ENTRIES_SIZE = 20_000
 
 
 def _entry(name: str, result: Any, raw_value: Any) -> dict[str, Any]:
     """The ``Ingestion.normalized`` entry of one field: its value as JSON data, rule, problem
     and the raw value. A result the normalizer remembered for a repeated raw value gives the
-    same entry again (built, and encoded to JSON, once)."""
+    same entry again (built once)."""
     found = _entries.get(id(result))
     if found is not None and found[0] is result and found[1] == raw_value:
         return found[2]
@@ -207,23 +206,15 @@ def _entry(name: str, result: Any, raw_value: Any) -> dict[str, Any]:
     if memo_key(name, raw_value) is not None:
         if len(_entries) >= ENTRIES_SIZE:
             _entries.clear()
-            _entry_texts.clear()
         _entries[id(result)] = (result, raw_value, entry)
-        _entry_texts[id(entry)] = (entry, dump_json(entry))
     return entry
 
 
 def _normalized_json(normalized: dict[str, dict], ignored: list[str]) -> JSONText:
-    """``dump_json`` of the normalized fields plus ``_ignored`` (the same text), with the
-    remembered entries' JSON reused."""
-    parts = []
-    for name, entry in normalized.items():
-        found = _entry_texts.get(id(entry))
-        text = found[1] if found is not None and found[0] is entry else dump_json(entry)
-        parts.append(f"{dump_json(name)}:{text}")
-    if ignored:
-        parts.append(f'"_ignored":{dump_json({"value": ignored})}')
-    return JSONText("{" + ",".join(parts) + "}")
+    """The normalized fields plus ``_ignored``, as JSON text."""
+    if not ignored:
+        return dump_json(normalized)
+    return dump_json({**normalized, "_ignored": {"value": ignored}})
 
 
 def _writer_values(prepared: Prepared, values: dict[str, Any]) -> None:

@@ -19,9 +19,10 @@ from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import connections, router
-from django.db.models import CheckConstraint, Model
+from django.db.models import CheckConstraint, JSONField, Model
 from django.db.models.constants import OnConflict
 
 #: field types whose Python values the database driver takes as they are
@@ -47,35 +48,21 @@ class JSONText(str):
     __slots__ = ()
 
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def _shares_members(value: dict) -> bool:
-    members = [id(item) for item in value.values() if type(item) is dict]
-    return len(set(members)) < len(members)
-
-
 def dump_json(value: Any) -> JSONText:
-    """``value`` as compact JSON text (non-ASCII kept: half the size of escaped Chinese).
+    """``value`` as compact JSON text, non-ASCII kept (half the size of escaped Chinese).
 
-    An object whose members share values (a record's provenance names the same source
-    contribution for most of its fields) has each shared value encoded once.
+    orjson: about ten times as fast as the standard encoder on a record's provenance and
+    normalized values, with the same text for them (dates, which the standard encoder refuses,
+    become ISO strings; NaN becomes null). Values orjson refuses (integers past 64 bits) go
+    through the standard encoder.
     """
-    if isinstance(value, dict) and len(value) > 2 and _shares_members(value):
-        encoded: dict[int, str] = {}
-        parts = []
-        for key, item in value.items():
-            if not isinstance(key, str):
-                return JSONText(_dumps(value))
-            if isinstance(item, dict):
-                text = encoded.get(id(item))
-                if text is None:
-                    text = encoded[id(item)] = _dumps(item)
-            else:
-                text = _dumps(item)
-            parts.append(f"{_dumps(key)}:{text}")
-        return JSONText("{" + ",".join(parts) + "}")
-    return JSONText(_dumps(value))
+    try:
+        return JSONText(orjson.dumps(value).decode())
+    except TypeError:
+        return JSONText(_dumps(value))
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _json_adapter(connection: Any) -> Callable[[Any], Any]:
@@ -362,10 +349,28 @@ def _select_of(model: type[Model], alias: str) -> tuple[str, list[str], list[tup
         for i, field in enumerate(fields):
             col = field.get_col(model._meta.db_table)
             functions = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+            if field.get_internal_type() == "JSONField" and field.decoder is None:
+                # what JSONField.from_db_value does, with orjson (a record's provenance is the
+                # largest value the pipeline reads back)
+                functions = [
+                    f for f in functions if getattr(f, "__func__", None) is not _FROM_DB_VALUE
+                ] + [_json_from_db]
             if functions:
                 converters.append((i, col, functions))
         found = _SELECTS[(model, alias)] = (select, [f.attname for f in fields], converters)
     return found
+
+
+_FROM_DB_VALUE = JSONField.from_db_value
+
+
+def _json_from_db(value: Any, expression: Any, connection: Any) -> Any:
+    if not isinstance(value, str | bytes):
+        return value
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return value
 
 
 def select_column(model: type[Model], sql: str, ids: Sequence[Any]) -> list[Any]:
