@@ -139,6 +139,33 @@ def test_the_result_does_not_depend_on_the_order_raw_items_arrive(sources):
     assert catalog_dump(ids=False) == together
 
 
+def test_a_listing_naming_two_records_joins_the_older_whatever_the_batches(sources):
+    """Two records hold the listing's two names (registered and short): it joins the older one,
+    whether the three items are processed in one batch or one by one."""
+    kr, _pedaily, exchange = sources
+    full_name = "睿博智能驾驶科技（青岛）有限公司"
+    registered = raw_item(kr, {"full_name": full_name, "location": "山东青岛"})
+    short = raw_item(exchange, {"name": "睿博智驾", "city": "青岛"})
+    both = raw_item(kr, {"name": "睿博智驾", "full_name": full_name, "location": "山东·青岛"})
+
+    def groups():
+        return sorted(
+            sorted(Ingestion.objects.filter(project_id=pid).values_list("raw_item_id", flat=True))
+            for pid in Project.objects.values_list("id", flat=True)
+        )
+
+    services.ingest_pending()
+    in_one_batch = groups()
+    Project.objects.all().delete()
+    Ingestion.objects.all().delete()
+    RawItem.objects.update(processed_at=None)
+    for item in (registered, short, both):
+        services.ingest_raw_items([item])
+
+    assert in_one_batch == [[registered.pk, both.pk], [short.pk]]
+    assert groups() == in_one_batch
+
+
 def test_similar_names_of_different_companies_stay_apart(sources):
     kr, pedaily, _ = sources
     raw_item(kr, {"name": "云图智能", "location": "深圳", "round": "A轮"})

@@ -56,6 +56,7 @@ from ibcloud.catalog.writes import (
     insert_objects,
     insert_rows,
     load_objects,
+    reserve_ids,
     select_column,
     update_rows,
 )
@@ -67,6 +68,8 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE = 1000
 #: pending raw items from which the pure stage runs in a process pool
 POOL_THRESHOLD = 5000
+#: ids a batch takes from a PostgreSQL sequence at a time for the records it creates
+ID_CHUNK = 64
 #: cap on the process pool (one process per core by default)
 MAX_WORKERS = int(os.environ.get("IBCLOUD_INGEST_WORKERS", "0")) or (os.cpu_count() or 1)
 #: segmented texts kept between batches of a run (so merged records need not be cut again)
@@ -173,7 +176,6 @@ class Run:
         self.tags: dict[str, int] = {}
         self.segmented: dict[str, str] = {}
         self.report = IngestReport()
-        self._temp_ids = 0
         self._templates: dict[str, dict[str, Any]] = {}
 
     def blank(self, item_type: str) -> Any:
@@ -299,12 +301,15 @@ class _Batch:
         self.work = [_Work(row, by_id[row["id"]]) for row in rows]
         self.now = timezone.now()
         self.report = IngestReport()
-        #: entities by (item_type, id or temporary negative id)
+        #: entities by (item_type, id); new ones get their ids when created (see _new_id)
         self.entities: dict[tuple[str, int], Any] = {}
         self.created: dict[tuple[str, int], Any] = {}
         self.dirty: dict[tuple[str, int], set[str]] = {}
         self.tags: dict[tuple[str, int], set[str]] = {}
         self.rounds: list[tuple[Any, dict]] = []
+        self.free_ids: dict[str, deque[int]] = {}
+        self.last_ids: dict[str, int] = {}
+        self.sequential = connections[router.db_for_write(Project)].vendor == "sqlite"
         #: entities that lost an ingestion (re-processed into quarantine): recomputed at the end
         self.orphaned: set[tuple[str, int]] = set()
 
@@ -389,7 +394,7 @@ class _Batch:
             for w in accepted:
                 probe = probes[id(w)]
                 for candidate in index.same_key_candidates(probe):
-                    if candidate.id > 0 and dedup.compare(probe, candidate) is not None:
+                    if dedup.compare(probe, candidate) is not None:
                         wanted.add(candidate.id)
             self._fetch(item_type, wanted)
             in_batch: dict[str, tuple[str, int]] = {}
@@ -431,7 +436,7 @@ class _Batch:
                     w.entity = self._new_entity(item_type, w)
                     w.outcome = Outcome.CREATED
                     w.reason = decision.reason if decision.code == "ambiguous" else ""
-                in_batch[content_hash] = (self._key_of(w.entity), w.row["id"])
+                in_batch[content_hash] = (w.entity.pk, w.row["id"])
                 # later records of this batch must see this one as it now stands
                 index.add(self._candidate_now(item_type, w.entity, probes[id(w)]))
 
@@ -440,7 +445,7 @@ class _Batch:
 
     def _candidate_now(self, item_type: str, entity: Any, probe: dedup.Probe) -> dedup.Candidate:
         index = self.run_state.indexes[item_type]
-        key = self._key_of(entity)
+        key = entity.pk
         old = index.candidates.get(key)
         keys = list(old.keys) if old else []
         for k in probe.keys:
@@ -455,23 +460,32 @@ class _Batch:
         )
 
     def _fetch(self, item_type: str, ids: set[int]) -> None:
-        ids = {i for i in ids if i is not None and i > 0 and (item_type, i) not in self.entities}
+        ids = {i for i in ids if i is not None and (item_type, i) not in self.entities}
         if not ids:
             return
         for entity in load_objects(MODELS[item_type], sorted(ids)):
             self.entities[(item_type, entity.pk)] = entity
 
-    def _key_of(self, entity: Any) -> int:
-        return entity.pk if entity.pk is not None else entity._ingest_temp_id
+    def _new_id(self, item_type: str) -> int:
+        """The id of a record this batch creates: known before it is written, so the dedup
+        index, tags and ingestions point at it from the start."""
+        if self.sequential and item_type in self.last_ids:
+            # SQLite: the batch holds the write lock, so nobody else takes ids meanwhile
+            self.last_ids[item_type] += 1
+            return self.last_ids[item_type]
+        free = self.free_ids.setdefault(item_type, deque())
+        if not free:
+            free.extend(reserve_ids(MODELS[item_type], 1 if self.sequential else ID_CHUNK))
+        self.last_ids[item_type] = free.popleft()
+        return self.last_ids[item_type]
 
     def _new_entity(self, item_type: str, w: _Work) -> Any:
         source = self.run_state.source(w.row["source_id"])
         entity = self.run_state.blank(item_type)
         entity.owner_id = source.owner_id
         entity.department_id = source.department_id
-        self.run_state._temp_ids -= 1
-        entity._ingest_temp_id = self.run_state._temp_ids
-        key = (item_type, entity._ingest_temp_id)
+        entity.pk = self._new_id(item_type)
+        key = (item_type, entity.pk)
         self.entities[key] = entity
         self.created[key] = entity
         return entity
@@ -503,7 +517,7 @@ class _Batch:
             prepared = w.prepared
             item_type = prepared.item_type
             entity = w.entity
-            key = (item_type, self._key_of(entity))
+            key = (item_type, entity.pk)
             columns = self._without_taken_credit_code(item_type, entity, prepared)
             old_names = (entity.name, entity.full_name)
             changed = merge.apply_values(
@@ -545,7 +559,7 @@ class _Batch:
         if not code or "credit_code" not in columns:
             return columns
         holder = self.run_state.indexes[item_type].holder_of(code)
-        if holder is None or holder == self._key_of(entity):
+        if holder is None or holder == entity.pk:
             return columns
         return {name: values for name, values in columns.items() if name != "credit_code"}
 
@@ -564,7 +578,7 @@ class _Batch:
                 continue
             for entity in new:
                 entity.search_text = run.search_text(
-                    item_type, entity, self.tags.get((item_type, entity._ingest_temp_id), ())
+                    item_type, entity, self.tags.get((item_type, entity.pk), ())
                 )
             model = MODELS[item_type]
             connection = connections[router.db_for_write(model)]
@@ -574,16 +588,7 @@ class _Batch:
                 search.index_rows(connection, table, [(e.pk, e.search_text) for e in new])
             index = run.indexes[item_type]
             for entity in new:
-                temp = entity._ingest_temp_id
-                old = index.candidates.get(temp)
-                index.remove(temp)
-                if old is not None:
-                    index.add(dedup.Candidate(entity.pk, *_candidate_rest(old)))
                 index.add(candidate_of(entity, item_type))
-                self.entities[(item_type, entity.pk)] = entity
-                for mapping in (self.tags, self.dirty):
-                    if (item_type, temp) in mapping:
-                        mapping[(item_type, entity.pk)] = mapping.pop((item_type, temp))
         # Changed records.
         created = {id(entity) for entity in self.created.values()}
         for item_type in ("project", "investor"):
@@ -592,7 +597,6 @@ class _Batch:
                 entity_id: self.dirty.get((item_type, entity_id), set())
                 for (t, entity_id), entity in self.entities.items()
                 if t == item_type
-                and entity_id > 0
                 and id(entity) not in created
                 and (self.dirty.get((item_type, entity_id)) or (item_type, entity_id) in self.tags)
             }
@@ -756,10 +760,6 @@ class _Stamp:
 
     pk: int
     processed_at: datetime.datetime
-
-
-def _candidate_rest(old: dedup.Candidate) -> tuple:
-    return (old.keys, old.province_code, old.city_code, old.credit_code)
 
 
 def _tag_names(item_type: str, ids: list[int]) -> dict[int, set[str]]:

@@ -254,6 +254,9 @@ def reserve_ids(model: type[Model], count: int) -> list[int] | None:
     not reused), safe because the transaction holds the write lock from its start (``BEGIN
     IMMEDIATE``); inserting them moves the sequence on. PostgreSQL: from the id sequence. None
     on other databases (the caller falls back to the ORM).
+
+    SQLite gives the same ids again until rows with them are inserted: a caller taking ids one
+    by one counts on from the first.
     """
     if count <= 0:
         return []
@@ -281,16 +284,21 @@ def reserve_ids(model: type[Model], count: int) -> list[int] | None:
 
 
 def insert_objects(model: type[Model], objs: list[Any], now: Any) -> None:
-    """Create ``objs`` (unsaved instances of ``model``): ids assigned, one ``INSERT`` for all.
+    """Create ``objs`` (unsaved instances of ``model``), one ``INSERT`` for all.
 
-    Fields with ``auto_now``/``auto_now_add`` get ``now``, as ``bulk_create`` would set them.
+    Objects without an id get one from :func:`reserve_ids`; those with one keep it (reserved by
+    the caller in the same transaction). Fields with ``auto_now``/``auto_now_add`` get ``now``,
+    as ``bulk_create`` would set them.
     """
     if not objs:
         return
-    ids = reserve_ids(model, len(objs))
+    missing = [obj for obj in objs if obj.pk is None]
+    ids = reserve_ids(model, len(missing))
     if ids is None:
         model.objects.bulk_create(objs, batch_size=500)
         return
+    for obj, pk in zip(missing, ids, strict=True):
+        obj.pk = pk
     connection = _connection(model)
     fields = list(model._meta.concrete_fields)
     stamped = [
@@ -298,8 +306,7 @@ def insert_objects(model: type[Model], objs: list[Any], now: Any) -> None:
         for f in fields
         if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
     ]
-    for obj, pk in zip(objs, ids, strict=True):
-        obj.pk = pk
+    for obj in objs:
         for name in stamped:
             setattr(obj, name, now)
         obj._state.adding = False
