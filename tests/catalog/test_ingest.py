@@ -376,16 +376,19 @@ def test_the_process_pool_gives_the_same_catalog(sources, monkeypatch):
     three_listings(sources)
     raw_item(sources[1], {"name": "星河智联", "location": "深圳"})
     raw_item(sources[0], {"name": "", "tags": []})
+    # a round naming its investors: read back from the workers' JSON text
+    raw_item(sources[0], {"name": "光年智驾", "round": "B轮", "investors": ["红杉中国"]})
     services.ingest_pending()
     in_process = catalog_dump(ids=False)
+    assert in_process["rounds"]
     Project.objects.all().delete()
     Ingestion.objects.all().delete()
     RawItem.objects.update(processed_at=None)
     monkeypatch.setattr(ingest, "POOL_THRESHOLD", 1)
 
-    report = ingest.run_batches(ingest.pending_pages(batch_size=2), total=5, workers=2)
+    report = ingest.run_batches(ingest.pending_pages(batch_size=2), total=6, workers=2)
 
-    assert report.processed == 5
+    assert report.processed == 6
     assert catalog_dump(ids=False) == in_process
 
 

@@ -69,7 +69,7 @@ class Prepared:
     def normalized_values(self) -> dict[str, dict]:
         """The normalized fields (read back from the JSON text after crossing processes)."""
         if not self.normalized and self.normalized_json:
-            self.normalized = orjson.loads(self.normalized_json)
+            self.normalized = orjson.loads(str(self.normalized_json))
             self.normalized.pop("_ignored", None)
         return self.normalized
 
