@@ -184,3 +184,16 @@ def test_no_department_means_the_leads(api, banker, dept):
     )
     assert response.status_code == 201, response.content
     assert response.json()["department"] == dept.pk
+
+
+@pytest.mark.parametrize("action", ["notes", "attachments"])
+def test_the_schema_describes_the_timeline_and_files_as_pages(action):
+    """A client generated from the schema reads ``results`` of a page, as the API answers."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    document = SchemaGenerator().get_schema(request=None, public=True)
+    answer = document["paths"][f"{BASE}{{id}}/{action}/"]["get"]["responses"]["200"]
+    reference = answer["content"]["application/json"]["schema"]["$ref"]
+    page = document["components"]["schemas"][reference.rsplit("/", 1)[-1]]
+    assert set(page["properties"]) == {"count", "next", "previous", "results"}
+    assert page["properties"]["results"]["type"] == "array"
