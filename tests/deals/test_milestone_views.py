@@ -9,7 +9,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from ibcloud.deals.models import DealActivity, Milestone, MilestoneTemplate
+from ibcloud.deals import milestones, services
+from ibcloud.deals.models import Deal, DealActivity, Milestone, MilestoneTemplate
 from tests.conftest import make_org
 from tests.deals.factories import DealFactory, MilestoneFactory
 from tests.factories import UserFactory
@@ -81,6 +82,20 @@ def test_overdue_rows_are_marked_red_and_the_filter_finds_them(client, admin_use
     overdue_rows = re.findall(r'<tr class="overdue[^"]*" data-milestone="(\d+)"', html)
     assert overdue_rows == [str(late.pk)]
     assert html.count("badge bg-danger") == 1
+
+
+def test_a_closed_deals_leftover_milestone_is_not_overdue_anywhere(client, admin_user):
+    closed = DealFactory(status=Deal.Status.COMPLETED)
+    leftover = MilestoneFactory(deal=closed, name="收尾遗留", due_date=TODAY - 3 * DAY)
+    late = MilestoneFactory(name="逾期里程碑", due_date=TODAY - 3 * DAY)
+
+    assert listed(client, admin_user, "?overdue=true") == {"逾期里程碑"}
+    html = client.get(reverse("deals:milestone_list")).content.decode()
+    assert re.findall(r'<tr class="overdue[^"]*" data-milestone="(\d+)"', html) == [str(late.pk)]
+    assert Milestone.objects.filter(services.overdue_q()).get() == late
+    # the calendar's and the timeline's colours
+    assert milestones.bar_state(leftover, TODAY) == "open"
+    assert milestones.bar_state(late, TODAY) == "overdue"
 
 
 def test_the_list_filters_by_the_contracts_parameters(client, admin_user, org):

@@ -64,7 +64,7 @@ def deal_milestones(user: Any, deal: Deal) -> QuerySet:
     return (
         restrict(Milestone.objects.all(), user, "view")
         .filter(deal=deal)
-        .select_related("owner")
+        .select_related("owner", "deal")
         .order_by("sort_order", "due_date", "id")
     )
 

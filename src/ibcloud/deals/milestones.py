@@ -6,7 +6,8 @@ inside an audit context naming them (``acting_as``) and noted on the deal's time
 (:class:`DealActivity` of kind "milestone"); the reminder marks (``reminded_for``) are machine
 writes and stay out of the operation log.
 
-Overdue is ``services.overdue_q`` (open and due before today), the one definition every page uses.
+Overdue is ``services.overdue_q`` (open, due before today, deal still open), the one definition
+every page uses.
 """
 
 from __future__ import annotations
@@ -426,7 +427,8 @@ def send_digests(today: datetime.date | None = None) -> int:
 def bar_state(milestone: Milestone, today: datetime.date) -> str:
     """How a milestone's bar or chip is coloured: overdue, done, skipped or open."""
     if milestone.status in Milestone.OPEN and milestone.due_date < today:
-        return "overdue"
+        # services.overdue_q: a closed deal's leftover milestone is not overdue
+        return "open" if milestone.deal.is_closed else "overdue"
     if milestone.status == Milestone.Status.DONE:
         return "done"
     if milestone.status == Milestone.Status.SKIPPED:

@@ -188,7 +188,12 @@ class Milestone(ObjectUrls, TimeStampedModel):
 
     @property
     def is_overdue(self) -> bool:
-        return self.status in self.OPEN and self.due_date < timezone.localdate()
+        """``services.overdue_q`` for one milestone (lists select its deal along)."""
+        return (
+            self.status in self.OPEN
+            and self.due_date < timezone.localdate()
+            and not self.deal.is_closed
+        )
 
 
 class DealActivity(TimeStampedModel):

@@ -97,27 +97,33 @@ def open_milestones_q(prefix: str = "") -> Q:
     return Q(**{f"{prefix}status__in": Milestone.OPEN})
 
 
-def overdue_q(prefix: str = "", today=None) -> Q:
-    """Milestones overdue today: still open and due before today."""
+def past_due_q(prefix: str = "", today=None) -> Q:
+    """Milestones still open and due before today, whatever their deal's status."""
     today = today or timezone.localdate()
     return open_milestones_q(prefix) & Q(**{f"{prefix}due_date__lt": today})
 
 
+def overdue_q(prefix: str = "", today=None) -> Q:
+    """Milestones overdue today: still open, due before today, of a deal still open (a closed
+    deal's leftover milestones are nobody's task: they remind no one and show nowhere red)."""
+    return past_due_q(prefix, today) & ~Q(**{f"{prefix}deal__status__in": Deal.CLOSED})
+
+
 def overdue_deal_ids(today=None) -> QuerySet:
-    """Ids of the deals with an overdue milestone (a subquery: use it with ``pk__in``)."""
-    return Milestone.objects.filter(overdue_q(today=today)).values("deal_id")
+    """Ids of the deals with a past-due milestone (a subquery: use it with ``pk__in``, with the
+    deal's own status, as :func:`with_overdue` and :func:`overdue_deals` do)."""
+    return Milestone.objects.filter(past_due_q(today=today)).values("deal_id")
 
 
 def with_overdue(deals: QuerySet, today=None) -> QuerySet:
-    """``deals`` annotated with ``is_overdue``: the deal has an overdue milestone.
+    """``deals`` annotated with ``is_overdue``: the deal is open and has an overdue milestone.
 
-    An IN over the overdue milestones' deal ids, which the (status, due_date, deal) index answers
-    alone. (A correlated EXISTS was slower, and SQLite 3.40 returned wrong rows for it through
-    the (deal, status, due_date) index once table statistics existed.)
+    An IN over the past-due milestones' deal ids, which the (status, due_date, deal) index
+    answers alone. (A correlated EXISTS was slower, and SQLite 3.40 returned wrong rows for it
+    through the (deal, status, due_date) index once table statistics existed.)
     """
-    return deals.annotate(
-        is_overdue=ExpressionWrapper(Q(pk__in=overdue_deal_ids(today)), output_field=BooleanField())
-    )
+    overdue = Q(pk__in=overdue_deal_ids(today)) & ~Q(status__in=Deal.CLOSED)
+    return deals.annotate(is_overdue=ExpressionWrapper(overdue, output_field=BooleanField()))
 
 
 def overdue_deals(deals: QuerySet, today=None) -> QuerySet:
