@@ -6,6 +6,7 @@ import io
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from ibcloud.accounts.auth_services import record_login_event
 from ibcloud.accounts.models import LoginLog
@@ -101,7 +102,7 @@ def test_filters_by_result_channel_ip_username_and_date(api):
     assert ids(channel="web", username="zhan") == {web.pk}
     assert ids(ip="10.1.") == {web.pk}
     assert ids(user=zhang.pk) == {web.pk, api_row.pk}
-    today = web.time.date().isoformat()
+    today = timezone.localdate(web.time).isoformat()  # the filter reads dates in local time
     assert {web.pk, api_row.pk} <= ids(time_from=today, time_to=today)
     assert ids(time_to="2000-01-01") == set()
 
