@@ -10,6 +10,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent.parent
@@ -136,6 +137,13 @@ if env("DATABASE_URL") and not env("DATABASE_URL").startswith("sqlite"):
             env("DATABASE_URL"), conn_max_age=60, conn_health_checks=True
         )
     }
+    # Keyword search (FTS5 / tsvector), the ingest's bulk writes and id reservation are written
+    # for these two: refuse others at start rather than fail in the middle of a run.
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(
+            "DATABASE_URL must name a PostgreSQL database (postgres://...) or an SQLite file"
+            f" (sqlite:///...), not {DATABASES['default']['ENGINE']}"
+        )
 else:
     DATABASES = {
         "default": {
