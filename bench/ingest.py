@@ -13,6 +13,7 @@ broken. About a tenth are investors. Then a fresh process times ``services.inges
     peak_rss_mb: Y          (the ingesting process; workers separately)
     peak_rss_workers_mb: Z
     seconds, cpu_seconds (main + workers), load_average (the 1-minute load when it ended)
+    writer_cpu_us_per_item, workers_cpu_us_per_item (CPU per raw item: the single writer, the pool)
     raw_items / created / merged / duplicate / quarantined / projects / investors
 
 Run: ``.venv/bin/python bench/ingest.py [--items N]``.
@@ -211,27 +212,28 @@ def measure() -> dict[str, float]:
     from ibcloud.catalog import services
     from ibcloud.catalog.models import Investor, Project
 
-    def cpu() -> float:
-        total = 0.0
-        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
-            usage = resource.getrusage(who)
-            total += usage.ru_utime + usage.ru_stime
-        return total
+    def cpu(who: int) -> float:
+        usage = resource.getrusage(who)
+        return usage.ru_utime + usage.ru_stime
 
-    started, cpu_started = time.perf_counter(), cpu()
+    started = time.perf_counter()
+    writer_started, workers_started = cpu(resource.RUSAGE_SELF), cpu(resource.RUSAGE_CHILDREN)
     report = services.ingest_pending()
     elapsed = time.perf_counter() - started
-    cpu_seconds = cpu() - cpu_started
+    writer = cpu(resource.RUSAGE_SELF) - writer_started
+    workers = cpu(resource.RUSAGE_CHILDREN) - workers_started  # the pool, joined at the end
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    workers_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     scale = 1024 * 1024 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
     return {
         "records_per_s": report.processed / elapsed,
         "seconds": elapsed,
-        "cpu_seconds": cpu_seconds,
+        "cpu_seconds": writer + workers,
+        "writer_cpu_us": writer / report.processed * 1e6,
+        "workers_cpu_us": workers / report.processed * 1e6,
         "load_average": os.getloadavg()[0],
         "peak_rss_mb": own / scale,
-        "peak_rss_workers_mb": workers / scale,
+        "peak_rss_workers_mb": workers_rss / scale,
         "processed": report.processed,
         "created": report.created,
         "merged": report.merged,
@@ -275,6 +277,10 @@ def main() -> None:
     print(f"seconds: {result['seconds']:.1f}")
     # On a shared machine wall time depends on the neighbours: CPU time tells the cost.
     print(f"cpu_seconds: {result['cpu_seconds']:.1f}")
+    # Per raw item: the single writer (main process) and the pool. Two cores give at most
+    # 2e6 / (writer + workers) items per second, and no more than 1e6 / writer.
+    print(f"writer_cpu_us_per_item: {result['writer_cpu_us']:.0f}")
+    print(f"workers_cpu_us_per_item: {result['workers_cpu_us']:.0f}")
     print(f"load_average: {result['load_average']:.1f}")
     print(f"raw_items: {counts['raw_items']}")
     for key in ("created", "merged", "duplicate", "quarantined", "projects", "investors"):
