@@ -186,8 +186,12 @@ def test_the_home_page_tells_how_old_the_last_backup_is(client, viewer, backup_d
     from ibcloud.monitor.backup_widgets import days_since_last_backup
 
     assert days_since_last_backup(viewer) is None
+    client.force_login(viewer)
+    home = client.get(reverse("core:home")).content.decode()
+    assert '<div class="text-secondary" data-empty="backup_age">尚未备份</div>' in home
     archived(backup_dir, started_at=timezone.now() - datetime.timedelta(days=3, hours=1))
     assert days_since_last_backup(viewer) == 3
-    client.force_login(viewer)
-    assert 'data-widget="backup_age"' in client.get(reverse("core:home")).content.decode()
+    home = client.get(reverse("core:home")).content.decode()
+    assert '<div class="h2 mb-0" data-value="backup_age">3</div>' in home
+    assert 'data-empty="backup_age"' not in home
     assert days_since_last_backup(UserFactory(username="outsider")) is None

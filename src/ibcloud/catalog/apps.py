@@ -11,6 +11,7 @@ class CatalogConfig(AppConfig):
     def ready(self) -> None:
         from ibcloud.catalog import (  # noqa: F401 - registrations
             dashboard_tasks,
+            home_widgets,
             menu,
             receivers,
             tasks,

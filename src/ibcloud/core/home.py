@@ -9,7 +9,8 @@ A widget shows a number (or just a link) to users holding its permission::
     ))
 
 ``count`` must go through :func:`~ibcloud.core.scoping.restrict`, so a card never shows more than
-the list it links to.
+the list it links to; the link's query (``url_query``, a string or a function of the user for
+cards about "my" rows) filters that list to the rows counted.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from ibcloud.core.scoping import restrict
 
@@ -37,8 +39,11 @@ class HomeWidget:
     label: str | Promise
     permission: str | None  # None: any logged-in user
     url_name: str = ""
-    url_query: str = ""  # appended to the link, e.g. "status=failed"
+    #: appended to the link, e.g. "status=failed"; or a function of the user giving it
+    url_query: str | Callable[[Any], str] = ""
     count: Callable[[Any], int | None] | None = None
+    #: shown instead of the number when ``count`` gives None (e.g. "never")
+    empty_text: str | Promise = ""
     icon: str = "ti-chart-bar"
     color: str = "primary"  # Tabler colour of the icon badge
     order: int = 100
@@ -66,8 +71,9 @@ def visible_widgets(user) -> list[dict]:
                 url = reverse(widget.url_name)
             except NoReverseMatch:
                 url = ""
-            if url and widget.url_query:
-                url = f"{url}?{widget.url_query}"
+            query = widget.url_query(user) if callable(widget.url_query) else widget.url_query
+            if url and query:
+                url = f"{url}?{query}"
         value = None
         if widget.count is not None:
             try:
@@ -83,6 +89,7 @@ def visible_widgets(user) -> list[dict]:
                 "value": value,
                 "icon": widget.icon,
                 "color": widget.color,
+                "empty_text": widget.empty_text if widget.count is not None else "",
             }
         )
     return cards
@@ -134,7 +141,7 @@ def register_core_widgets() -> None:
     register_widget(
         HomeWidget(
             key="departments",
-            label=_("Departments"),
+            label=pgettext_lazy("home card", "Departments"),
             permission="accounts.view_department",
             url_name="accounts:department_list",
             count=_count_departments,

@@ -9,6 +9,7 @@ class DealsConfig(AppConfig):
 
     def ready(self) -> None:
         from ibcloud.deals import (  # noqa: F401 - registrations
+            home_widgets,
             menu,
             report_tasks,
             tasks,

@@ -10,6 +10,7 @@ class MatchingConfig(AppConfig):
     def ready(self) -> None:
         from ibcloud.matching import (  # noqa: F401 - registrations
             assignment,  # the matching.auto_assign parameter, the "assigned" event
+            home_widgets,
             menu,
             receivers,
             services,  # the "review waiting" event

@@ -32,6 +32,7 @@ register_widget(
         permission="monitor.view_backup",
         url_name="monitor:backup_list",
         count=days_since_last_backup,
+        empty_text=_("No backup yet"),
         icon="ti-database-export",
         color="orange",
         order=940,
