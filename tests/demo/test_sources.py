@@ -35,7 +35,7 @@ def test_seeding_creates_valid_sources_owned_by_the_demo_admin():
     for source in sources:
         source.full_clean()  # the validation of the form and the API
         assert source.owner.username == "admin"
-        assert source.department.name == "投资银行部"
+        assert source.department.name == "并购组"
         assert source.schedule
         assert all(url.startswith("http://127.0.0.1:8001/") for url in source.start_urls)
     by_name = {source.name: source for source in sources}
@@ -100,3 +100,21 @@ def test_demo_command_without_serving_seeds_the_sources(settings):
         "http://127.0.0.1:8011/projects/"
     ]
     assert settings.IBCLOUD_SSRF_ALLOWLIST == []  # allowed for the seeding only
+
+
+def test_the_demo_banker_and_manager_see_what_the_demo_sources_collect():
+    """The sources' records belong to the sources' department: the M&A group's banker (own
+    department) and the investment banking manager (department and below) find them; the IPO
+    group's analyst (own records only) does not."""
+    from ibcloud.accounts.models import User
+    from ibcloud.catalog.models import Project
+    from ibcloud.core.scoping import restrict
+    from tests.catalog.factories import ProjectFactory
+
+    source = seed_demo_sources("http://127.0.0.1:8001", PROXIES)[0]
+    ProjectFactory(owner=source.owner, department=source.department)
+    visible = {
+        username: restrict(Project.objects.all(), User.objects.get(username=username)).count()
+        for username in ("banker", "manager", "analyst")
+    }
+    assert visible == {"banker": 1, "manager": 1, "analyst": 0}

@@ -14,9 +14,11 @@ from django.db import transaction
 from ibcloud.accounts.models import Department, User
 from ibcloud.crawler.models import CrawlSource, FetchLevel, ItemType, Proxy
 
-#: the demo's sources belong to the demo admin, in this department (see demo.services)
+#: the demo's sources belong to the demo admin, in this department (see demo.services): the
+#: records they collect belong to it too, so the M&A group's banker (own department's data) and
+#: the department manager (department and below) both find them in the catalog
 OWNER_USERNAME = "admin"
-DEPARTMENT_CODE = "ibd"
+DEPARTMENT_CODE = "ibd-ma"
 PROXY_NAME = "演示代理 {number}"
 SCHEDULE = "0 */6 * * *"
 
