@@ -25,6 +25,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views import View
 
+from ibcloud.catalog import related_panels
 from ibcloud.catalog.filters import (
     InvestorFilterSet,
     ProjectFilterSet,
@@ -291,6 +292,7 @@ class EntityDetailView(ObjectDetailView):
             "can_change": can_see(user, obj, "change"),
             "can_delete": can_see(user, obj, "delete"),
             "tags": list(obj.tags.all()),
+            "related_panels": related_panels.panels_for(user, obj),
         }
 
 

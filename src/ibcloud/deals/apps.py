@@ -11,6 +11,7 @@ class DealsConfig(AppConfig):
         from ibcloud.deals import (  # noqa: F401 - registrations
             home_widgets,
             menu,
+            related_panels,
             report_tasks,
             tasks,
         )

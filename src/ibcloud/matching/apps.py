@@ -13,6 +13,7 @@ class MatchingConfig(AppConfig):
             home_widgets,
             menu,
             receivers,
+            related_panels,
             services,  # the "review waiting" event
             tasks,
         )
