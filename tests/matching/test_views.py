@@ -242,6 +242,35 @@ def test_the_match_list_filters(org, client, matches):
     assert listed(client, rule_set=matches["a"].rule_set_id) == ["乙项目", "甲项目"]
     assert listed(client, score_min="85") == ["丙项目"]
     assert listed(client, q="甲") == ["甲项目"]
+    assert listed(client, assignee=org.self_user.pk) == ["丁项目"]
+    assert listed(client, unassigned="true") == ["丙项目", "乙项目", "甲项目"]
+    assert listed(client, province_code="440000") == ["丁项目", "丙项目", "乙项目", "甲项目"]
+    assert listed(client, province_code="110000") == []
+    assert listed(client, project=matches["b"].project_id) == ["丙项目"]
+
+
+def test_the_match_filters_offer_names_not_codes(org, client, matches):
+    """Provinces by name, assignees among the people in reach; a record's id (from its page's
+    link) stays in the form as a hidden field, so other filters keep it."""
+    import lxml.html
+
+    client.force_login(org.dept_user)
+    project = matches["a"].project_id
+    page = client.get(reverse("matching:match_list"), {"project": project}).content.decode()
+    form = lxml.html.fromstring(page).get_element_by_id("filter-form")
+    provinces = dict(
+        (option.get("value"), option.text)
+        for option in form.xpath('.//select[@name="province_code"]/option')
+    )
+    assert provinces["440000"] == "广东省"
+    assignees = {option.text for option in form.xpath('.//select[@name="assignee"]/option')}
+    assert org.dept_user.name in assignees or org.dept_user.username in assignees
+    assert org.b_user.username not in assignees  # another department, out of reach
+    hidden = form.xpath('.//input[@name="project"]')
+    assert [(field.get("type"), field.get("value")) for field in hidden] == [
+        ("hidden", str(project))
+    ]
+    assert 'for="id_project"' not in page
 
 
 def test_the_export_is_the_filtered_list_in_scope_and_audited(org, client, matches, english):

@@ -4,11 +4,14 @@ the API and the exports all use it), one for rule sets, one for assignment rules
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from ibcloud.catalog.filters import industry_choices
-from ibcloud.core.filters import LocalDateFilter
+from ibcloud.accounts.models import User
+from ibcloud.accounts.services import users_in_reach
+from ibcloud.catalog.filters import industry_choices, province_choices
+from ibcloud.core.filters import LocalDateFilter, YesNoFilter
 from ibcloud.matching.models import AssignmentRule, Match, MatchRuleSet
 
 
@@ -26,6 +29,14 @@ def visible_rule_sets(request) -> QuerySet:
     )
 
 
+def visible_assignees(request) -> QuerySet:
+    """People offered as an assignee filter: those within the user's reach."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return User.objects.none()
+    return users_in_reach(user)
+
+
 class MatchFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(label=_("Project or investor"), method="filter_q")
     status = django_filters.MultipleChoiceFilter(label=_("status"), choices=Match.Status.choices)
@@ -37,8 +48,8 @@ class MatchFilterSet(django_filters.FilterSet):
     industry = django_filters.ChoiceFilter(
         label=_("industry"), choices=industry_choices, method="filter_industry"
     )
-    province_code = django_filters.CharFilter(
-        label=_("province code"), field_name="project__province_code"
+    province_code = django_filters.ChoiceFilter(
+        label=_("Province"), field_name="project__province_code", choices=province_choices
     )
     score_min = django_filters.NumberFilter(
         label=_("score from"), field_name="score", lookup_expr="gte"
@@ -46,12 +57,16 @@ class MatchFilterSet(django_filters.FilterSet):
     score_max = django_filters.NumberFilter(
         label=_("score up to"), field_name="score", lookup_expr="lte"
     )
-    assignee = django_filters.NumberFilter(label=_("assignee"), field_name="assignee_id")
-    unassigned = django_filters.BooleanFilter(
-        label=_("unassigned"), field_name="assignee", lookup_expr="isnull"
+    assignee = django_filters.ModelChoiceFilter(label=_("assignee"), queryset=visible_assignees)
+    unassigned = YesNoFilter(label=_("unassigned"), field_name="assignee", lookup_expr="isnull")
+    # One record's matches, reached by links (its page's matches panel): kept across the form's
+    # other filters without a box of their own.
+    project = django_filters.NumberFilter(
+        label=_("project"), field_name="project_id", widget=forms.HiddenInput
     )
-    project = django_filters.NumberFilter(label=_("project"), field_name="project_id")
-    investor = django_filters.NumberFilter(label=_("investor"), field_name="investor_id")
+    investor = django_filters.NumberFilter(
+        label=_("investor"), field_name="investor_id", widget=forms.HiddenInput
+    )
     proposed_after = LocalDateFilter(
         label=_("proposed from"), field_name="proposed_at", lookup_expr="gte"
     )
