@@ -111,6 +111,16 @@ def test_the_list_filters_by_the_contracts_parameters(client, admin_user, org):
     assert listed(client, admin_user, "?q=别") == {"别的"}
 
 
+def test_a_deals_milestones_keep_the_deal_as_a_hidden_filter(client, admin_user):
+    """Reached from a deal's page, the list keeps the deal while other filters change, without a
+    box asking for its id."""
+    deal = DealFactory()
+    client.force_login(admin_user)
+    page = client.get(reverse("deals:milestone_list") + f"?deal={deal.pk}").content.decode()
+    assert f'<input type="hidden" name="deal" value="{deal.pk}"' in page
+    assert 'for="id_deal"' not in page
+
+
 def test_bad_filter_values_answer_a_page_not_an_error(client, admin_user):
     client.force_login(admin_user)
     for query in ("?deal=abc", "?owner=99999999999999999999999", "?due_after=2026-13-40"):

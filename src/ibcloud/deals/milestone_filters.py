@@ -42,8 +42,15 @@ def visible_people(request) -> QuerySet:
 
 
 def id_filter(label, field_name: str) -> django_filters.NumberFilter:
+    """One record's rows, reached by links (a deal's milestones): kept across the form's other
+    filters as a hidden field, not a box to type an id in."""
     return django_filters.NumberFilter(
-        label=label, field_name=field_name, min_value=1, max_value=MAX_ID, decimal_places=0
+        label=label,
+        field_name=field_name,
+        min_value=1,
+        max_value=MAX_ID,
+        decimal_places=0,
+        widget=forms.HiddenInput,
     )
 
 
