@@ -99,6 +99,25 @@ def test_the_queue_is_sorted_by_score_and_leaves_decided_matches_out(org, client
     assert "已批项目" not in html
 
 
+@pytest.mark.parametrize(
+    "page, left_out",
+    [
+        ("matching:review", {"status", "work_status", "assignee", "unassigned"}),
+        ("matching:unassigned", {"status", "work_status", "assignee", "unassigned"}),
+        ("matching:inbox", {"status", "assignee", "unassigned"}),
+        ("matching:match_list", set()),
+    ],
+)
+def test_each_list_offers_only_the_filters_that_can_narrow_it(org, client, page, left_out):
+    """The queue's matches are all pending and unassigned, the inbox's all approved and mine:
+    filters on what every row shares are left out of those forms (the match list keeps all)."""
+    every = {"status", "work_status", "assignee", "unassigned", "rule_set", "score_min", "q"}
+    client.force_login(org.admin)
+    form = client.get(reverse(page)).context["filter_form"]
+    assert every - left_out <= set(form.fields)
+    assert not left_out & set(form.fields)
+
+
 def test_the_queue_filters_by_rule_set_and_score(org, client):
     one, two = MatchRuleSetFactory(), MatchRuleSetFactory()
     MatchFactory(project=ProjectFactory(name="一号项目"), rule_set=one, score=90)

@@ -74,9 +74,17 @@ class MatchFilterSet(django_filters.FilterSet):
         label=_("proposed up to"), field_name="proposed_at", lookup_expr="lte"
     )
 
+    #: filters a list leaves out because all its rows share the value (see the subclasses)
+    left_out: tuple[str, ...] = ()
+
     class Meta:
         model = Match
         fields: list[str] = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.left_out:
+            self.filters.pop(name)
 
     def filter_q(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip()
@@ -96,6 +104,19 @@ class MatchFilterSet(django_filters.FilterSet):
         if value.isalpha():
             return queryset.filter(project__industry_section=value)
         return queryset.filter(project__industry=value)
+
+
+class QueueFilterSet(MatchFilterSet):
+    """The review queue's and the unassigned list's filters: every match there shares its
+    status and has no assignee, so those filters are left out."""
+
+    left_out = ("status", "work_status", "assignee", "unassigned")
+
+
+class InboxFilterSet(MatchFilterSet):
+    """The inbox's filters: the person's own approved matches (progress stays: the tabs use it)."""
+
+    left_out = ("status", "assignee", "unassigned")
 
 
 class MatchRuleSetFilterSet(django_filters.FilterSet):

@@ -36,7 +36,12 @@ from ibcloud.core.views import (
 )
 from ibcloud.matching import services
 from ibcloud.matching.assignment import AUTO_ASSIGN
-from ibcloud.matching.filters import AssignmentRuleFilterSet, MatchFilterSet
+from ibcloud.matching.filters import (
+    AssignmentRuleFilterSet,
+    InboxFilterSet,
+    MatchFilterSet,
+    QueueFilterSet,
+)
 from ibcloud.matching.models import AssignmentRule, Match, MatchNote
 from ibcloud.matching.review_forms import (
     AssignmentRuleForm,
@@ -150,6 +155,7 @@ class ReviewQueueView(MatchListBase):
 
     permission = REVIEW
     table_class = ReviewTable
+    filterset_class = QueueFilterSet
     template_name = "matching/review.html"
     title = gettext_lazy("Review queue")
     bulk_actions = (BULK_APPROVE, BULK_REJECT)
@@ -171,6 +177,7 @@ class InboxView(MatchListBase):
 
     permission = "matching.view_match"
     table_class = InboxTable
+    filterset_class = InboxFilterSet
     template_name = "matching/inbox.html"
     title = gettext_lazy("My matches")
 
@@ -208,6 +215,7 @@ class UnassignedView(MatchListBase):
 
     permission = ASSIGN
     table_class = UnassignedTable
+    filterset_class = QueueFilterSet
     template_name = "matching/review_unassigned.html"
     title = gettext_lazy("Approved, unassigned")
     bulk_actions = (BULK_SEND,)
