@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ibcloud.catalog.models import Project
+from ibcloud.core.charts import start_of
 from ibcloud.core.home import HomeWidget, register_widget
 from ibcloud.core.scoping import restrict
 
@@ -28,7 +29,8 @@ def first_day(today: datetime.date | None = None) -> datetime.date:
 
 def new_projects(user: Any) -> QuerySet:
     """Projects first seen since :func:`first_day` that ``user`` may see."""
-    since = timezone.make_aware(datetime.datetime.combine(first_day(), datetime.time.min))
+    # the same bound as the list's "first seen from" filter (core.filters.LocalDateFilter)
+    since = start_of(first_day())
     return restrict(Project.objects.filter(first_seen_at__gte=since), user, "view")
 
 

@@ -7,11 +7,11 @@ import datetime
 import django_filters
 from django import forms
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_filters.constants import EMPTY_VALUES
 from django_filters.widgets import BooleanWidget
 
+from ibcloud.core.charts import start_of
 from ibcloud.core.jobs import QUEUE_NAMES
 from ibcloud.core.models import DictItem, DictType, Job
 
@@ -85,7 +85,7 @@ class LocalDateFilter(django_filters.DateFilter):
             return qs
         try:
             day = value if self.lookup_expr == "gte" else value + datetime.timedelta(days=1)
-            bound = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+            bound = start_of(day)
             bound.astimezone(datetime.UTC)
         except (OverflowError, ValueError):
             return qs  # a bound beyond the calendar's ends excludes nothing
