@@ -64,7 +64,7 @@ def build(projects: int, raw_items: int) -> tuple:
     batch = []
     for n in range(projects):
         topic = rng.choice(TOPICS).split()
-        words = " ".join(rng.sample(topic, 5))
+        words = rng.sample(topic, 5)
         batch.append(
             Project(
                 name=f"项目{n}",
@@ -73,7 +73,8 @@ def build(projects: int, raw_items: int) -> tuple:
                 industry=f"{rng.randint(1, 96):02d}",
                 province_code=rng.choice(PROVINCES),
                 province="省份",
-                search_text=f"项目{n} {words}",
+                summary=f"项目{n}专注于{'、'.join(words)}。",
+                search_text=f"项目{n} {' '.join(words)}",
                 first_seen_at=now - datetime.timedelta(minutes=rng.randint(0, 5 * 365 * 1440)),
             )
         )

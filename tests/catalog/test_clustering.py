@@ -1,5 +1,6 @@
-"""Topic clustering: separates clearly different topics, names them, measures growth, runs as a
-job and keeps working on tiny catalogs."""
+"""Topic clustering: separates clearly different topics in the projects' summaries, names them
+by what the projects do (not by their names or places), measures growth, runs as a job and keeps
+working on tiny catalogs."""
 
 from __future__ import annotations
 
@@ -37,13 +38,18 @@ ENERGY = [
 ]
 
 
+def summary(text: str) -> str:
+    """A summary as a source writes it (the texts above are shown cut into words)."""
+    return text.replace(" ", "")
+
+
 def make_topics(medical_seen=None, energy_seen=None):
     """Projects of two unrelated topics; ``*_seen``: first-seen times, one per project."""
     made = {"medical": [], "energy": []}
     for topic, texts, seen in (("medical", MEDICAL, medical_seen), ("energy", ENERGY, energy_seen)):
         for i, text in enumerate(texts):
             made[topic].append(
-                ProjectFactory(search_text=text, first_seen_at=(seen or [None] * 6)[i])
+                ProjectFactory(summary=summary(text), first_seen_at=(seen or [None] * 6)[i])
             )
     return made
 
@@ -98,35 +104,58 @@ def test_growth_compares_the_last_window_with_the_one_before():
 def test_tiny_and_empty_catalogs_give_a_run_without_clusters():
     run = clustering.run_clustering(now=NOW)
     assert (run.project_count, run.cluster_count) == (0, 0)
-    ProjectFactory(search_text="储能 锂电池")
+    ProjectFactory(summary="储能锂电池")
     run = clustering.run_clustering(now=NOW)
     assert (run.project_count, run.cluster_count) == (1, 0)
-    # Only stop words and numbers: nothing to cluster on.
-    ProjectFactory(search_text="公司 融资 产品 2024")
-    ProjectFactory(search_text="", summary="")
+    # Only stop words, numbers and places: nothing to cluster on; no summary: nothing either.
+    ProjectFactory(summary="公司融资产品2024，位于深圳")
+    ProjectFactory(summary="", search_text="储能 锂电池")
     run = clustering.run_clustering(k=5, now=NOW)
     assert run.cluster_count == 0
 
 
 def test_identical_texts_never_ask_for_more_clusters_than_distinct_projects():
     for _ in range(10):
-        ProjectFactory(search_text="储能 锂电池 新能源")
-    ProjectFactory(search_text="医院 医疗器械")
-    ProjectFactory(search_text="医院 医疗器械")
+        ProjectFactory(summary="储能锂电池新能源")
+    ProjectFactory(summary="医院医疗器械")
+    ProjectFactory(summary="医院医疗器械")
     run = clustering.run_clustering(k=8, now=NOW)
     assert run.cluster_count == 2
     assert sorted(c.size for c in run.clusters.all()) == [2, 10]
 
 
-def test_projects_without_search_text_are_segmented_from_their_summary():
-    for text in MEDICAL:
-        ProjectFactory(search_text="", summary=text.replace(" ", ""))
-    for text in ENERGY:
-        ProjectFactory(search_text="", summary=text.replace(" ", ""))
+def test_theme_words_are_what_projects_do_not_their_names_or_places():
+    # Summaries as sources write them: the project's name and city first, then the business.
+    # Here each topic's projects share their cities and brands, so with the names and places
+    # counted, those would be the heaviest words of each cluster.
+    places = {"medical": ("合肥", ["蓝鲸", "东岳"]), "energy": ("西安", ["芯原", "锐思"])}
+    made = {"medical": set(), "energy": set()}
+    for topic, texts in (("medical", MEDICAL), ("energy", ENERGY)):
+        city, brands = places[topic]
+        for i, text in enumerate(texts):
+            name = f"{brands[i % 2]}{'医疗' if topic == 'medical' else '能源'}"
+            project = ProjectFactory(
+                name=name,
+                full_name=f"{city}{name}科技有限公司",
+                summary=f"{name}成立于{city}，{summary(text)}，总部位于{city}市。",
+            )
+            made[topic].add(project.pk)
     run = clustering.run_clustering(k=2, now=NOW)
-    assert run.cluster_count == 2
+    # Every member is a sample here (six per cluster): each cluster is one topic.
+    clusters = {frozenset(c.sample_project_ids) for c in run.clusters.all()}
+    assert clusters == {frozenset(made["medical"]), frozenset(made["energy"])}
     words = set().union(*(c.theme_words for c in run.clusters.all()))
-    assert words & {"储能", "新能源", "锂电池"} and words & {"医院", "医疗器械", "临床试验", "临床"}
+    assert words & {"储能", "新能源", "锂电池"} and words & {"医院", "医疗器械", "临床"}
+    for word in words:
+        assert not any(brand in word for brand in ("蓝鲸", "东岳", "芯原", "锐思")), word
+        assert not any(city in word for city in ("合肥", "西安")), word
+
+
+def test_a_project_without_a_summary_is_left_out():
+    make_topics()
+    ProjectFactory(summary="", search_text="储能 锂电池 新能源")
+    run = clustering.run_clustering(k=2, now=NOW)
+    assert run.project_count == 12
 
 
 def test_only_recent_runs_are_kept(monkeypatch):

@@ -1,8 +1,9 @@
 """Topic clustering of project descriptions (项目主题聚类), so admins see what they collect.
 
-A run (:func:`run_clustering`) is global: it reads every project's segmented text (the
-``search_text`` column, already cut into words by jieba at ingestion; else the summary, segmented
-here), weighs words by TF-IDF, groups projects with k-means (a fixed ``random_state``, so the same
+A run (:func:`run_clustering`) is global: it reads every project's business summary (its
+description) without the project's own names, cuts it into words (jieba), leaves out words that
+say nothing of a topic (stop words, numbers, place names: places are charted elsewhere), weighs
+words by TF-IDF, groups projects with k-means (a fixed ``random_state``, so the same
 catalog gives the same clusters) and stores a :class:`ClusterRun` with one :class:`TopicCluster`
 per group: its theme words (the heaviest terms of the centroid), its size, how many of its
 projects were first seen in the last window and in the window before (growth), and the projects
@@ -16,6 +17,7 @@ the clusters are aggregate figures, the projects behind them are not everyone's 
 from __future__ import annotations
 
 import datetime
+import functools
 import math
 import re
 from collections.abc import Callable, Iterable
@@ -29,6 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from ibcloud.catalog.models import ClusterRun, Project, TopicCluster
+from ibcloud.catalog.normalization.places import division_index
 from ibcloud.catalog.segmentation import segment
 from ibcloud.core.parameters import define
 from ibcloud.core.scoping import restrict
@@ -88,19 +91,44 @@ _ONLY_DIGITS = re.compile(r"^[\d.,%]+$")
 
 def keep_word(word: str) -> bool:
     """Whether a segmented word may be a theme word: two characters or more, not a number, not a
-    stop word, not a place name (``深圳市``: places are charted elsewhere)."""
+    stop word, not a place name (``深圳市``, ``合肥``: places are charted elsewhere)."""
     return (
         len(word) >= 2
         and word not in STOP_WORDS
         and _HAS_WORD.search(word) is not None
         and _ONLY_DIGITS.match(word) is None
         and _PLACE_SUFFIX.match(word) is None
+        and word not in place_names()
+    )
+
+
+@functools.cache
+def place_names() -> frozenset[str]:
+    """Province and city names with their short forms (``合肥市``, ``合肥``, ``广西``).
+
+    Districts and counties are left out: their short forms include everyday words (新华, 和平).
+    """
+    return frozenset(
+        name
+        for name, divisions in division_index().by_name.items()
+        if any(division.level != "area" for division in divisions)
     )
 
 
 def analyze(text: str) -> list[str]:
     """The words of a space-separated segmented text that count for clustering."""
     return [word for word in (token.lower() for token in text.split()) if keep_word(word)]
+
+
+def description_words(summary: str, names: Iterable[str]) -> list[str]:
+    """The words of a project's summary that count for clustering.
+
+    The project's own names are cut out first: summaries open with them (``蓝鲸科技成立于合肥，
+    专注于…``), and a brand is not a topic.
+    """
+    for name in sorted({n for n in names if n}, key=len, reverse=True):
+        summary = summary.replace(name, " ")
+    return analyze(segmented(summary))
 
 
 def segmented(text: str) -> str:
@@ -118,8 +146,7 @@ def _documents(projects: Iterable[dict]) -> tuple[list[int], list[list[str]], li
     words: list[list[str]] = []
     seen: list = []
     for row in projects:
-        text = row["search_text"] or segmented(" ".join(filter(None, [row["summary"]])))
-        tokens = analyze(text)
+        tokens = description_words(row["summary"] or "", (row["name"], row["full_name"]))
         if tokens:
             ids.append(row["pk"])
             words.append(tokens)
@@ -187,7 +214,9 @@ def run_clustering(
     windows = GrowthWindows.ending(now, window_days)
 
     report(5, "reading projects")
-    rows = Project.objects.order_by("pk").values("pk", "search_text", "summary", "first_seen_at")
+    rows = Project.objects.order_by("pk").values(
+        "pk", "name", "full_name", "summary", "first_seen_at"
+    )
     ids, words, seen = _documents(rows.iterator(chunk_size=2000))
     parameters: dict[str, Any] = {
         "k": requested,
