@@ -58,7 +58,7 @@ def catalog(org):
                 ProjectFactory(
                     owner=owner,
                     department=owner.department,
-                    search_text=text,
+                    summary=text.replace(" ", ""),
                     industry_section=section,
                     industry="35" if section == "C" else "44",
                     first_seen_at=recently(i * 3),
