@@ -187,6 +187,23 @@ def test_similar_names_of_different_companies_stay_apart(sources):
     ]
 
 
+def test_investors_with_one_trade_name_in_two_cities_stay_apart():
+    # Directories seldom say where an investor sits; the registered name does.
+    directory = CrawlSourceFactory(item_type="investor", trust=60)
+    news = CrawlSourceFactory(item_type="investor", trust=40)
+    raw_item(directory, {"name": "石新资本", "full_name": "天津石新创业投资管理有限公司"})
+    raw_item(directory, {"name": "石新投资", "full_name": "上海石新创业投资管理有限公司"})
+    raw_item(news, {"name": "上海石新创业投资管理有限公司", "investor_type": "VC"})
+
+    report = services.ingest_pending()
+
+    assert (report.created, report.merged) == (2, 1)
+    by_city = {i.city: i for i in Investor.objects.all()}
+    assert set(by_city) == {"天津市", "上海市"}
+    assert by_city["上海市"].investor_type == "vc"
+    assert by_city["天津市"].investor_type != "vc"
+
+
 def test_credit_code_joins_records_whatever_their_names(sources):
     kr, pedaily, _ = sources
     code = "91440300MA5FXXXX0" + credit_code_check_char("91440300MA5FXXXX0")

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ibcloud.catalog.models import ExchangeRate, IndustryKeyword, RoundAlias
+from ibcloud.catalog.normalization.places import place_of_company_name
 from ibcloud.catalog.normalization.record import normalize_record
 from ibcloud.catalog.normalization.results import Industry, Place
 from ibcloud.catalog.normalization.rules import default_rules, load_rules
@@ -183,3 +184,57 @@ def test_relative_dates_count_from_each_items_own_fetch_time():
     one = normalize_record("project", {"name": "云图", "published": "3天前"}, None, REFERENCE)
     two = normalize_record("project", {"name": "云图", "published": "3天前"}, None, later)
     assert one.value("published_at") != two.value("published_at")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("苏州高禾创业投资管理有限公司", ("320000", "320500")),
+        ("广东省深圳市腾讯科技有限公司", ("440000", "440300")),
+        ("北京市海淀区中关村科技有限公司", ("110000", "110100")),
+        ("青岛啤酒股份有限公司", ("370000", "370200")),
+        ("新疆金风科技股份有限公司", ("650000", "")),
+        ("东方市海韵科技有限公司", ("460000", "469007")),  # a county-level city, written in full
+        ("鼎晖股权投资管理（天津）有限公司", ("120000", "120100")),
+        ("腾讯科技(深圳)有限公司", ("440000", "440300")),
+        # no place: national registrations, trade names that only look like places
+        ("中国国际金融股份有限公司", None),
+        ("东方证券股份有限公司", None),
+        ("长安汽车股份有限公司", None),
+        ("华为技术有限公司", None),
+        ("某某(集团)有限公司", None),
+        ("红杉资本", None),
+    ],
+)
+def test_the_place_a_company_name_names(name, expected):
+    result = place_of_company_name(name)
+    if expected is None:
+        assert result.value is None
+    else:
+        assert (result.value.province_code, result.value.city_code) == expected
+
+
+def test_a_record_without_a_place_takes_the_one_its_company_name_names():
+    rules = default_rules()
+    registered = normalize_record(
+        "investor",
+        {"name": "高禾资本", "full_name": "苏州高禾创业投资管理有限公司"},
+        rules,
+        REFERENCE,
+    )
+    assert registered.value("place").city == "苏州市"
+    assert registered.fields["place"].rule == "the place named in the company name"
+    assert registered.raw["place"] == "苏州高禾创业投资管理有限公司"
+    only_name = normalize_record(
+        "investor", {"name": "上海石新创业投资管理有限公司"}, rules, REFERENCE
+    )
+    assert only_name.value("place").province_code == "310000"
+    # A place the record gives is kept, even where the registered name names another.
+    given = normalize_record(
+        "project",
+        {"name": "高禾", "full_name": "苏州高禾科技有限公司", "location": "上海"},
+        rules,
+        REFERENCE,
+    )
+    assert given.value("place").province_code == "310000"
+    assert "place" not in normalize_record("project", {"name": "华为"}, rules, REFERENCE).fields

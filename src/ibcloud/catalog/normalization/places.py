@@ -251,3 +251,61 @@ def _parse_place(raw: str) -> Normalized:
     if problem and place.city_code:
         problem = ""
     return Normalized(place, rule, problem)
+
+
+#: a registered name's place comes first and a trade name (字号) of two characters or more follows
+_MIN_REST = 2
+#: a place in brackets after the trade name: 鼎晖股权投资管理（天津）有限公司
+_BRACKETED_PLACE = re.compile(r"[（(]([^（()）]{2,12})[)）]")
+
+
+def place_of_company_name(value: object) -> Normalized:
+    """The place a company name begins with, for records that give none.
+
+    A registered name (工商全称) is place + trade name + trade + legal form (苏州高禾创业投资管理
+    有限公司); short names that begin with a place keep it (青岛啤酒). The law keeps place names
+    out of trade names, so a leading place is where the company is registered.
+
+    Only a leading place counts: a province or prefecture-level city, full or short (苏州,
+    广东省深圳市), then further full names (深圳市南山区). A county-level city counts only in full
+    (东方市, not the 东方 of 东方证券). Else such a place in brackets (鼎晖股权投资管理（天津）
+    有限公司, 腾讯科技(深圳)有限公司). A name with neither (national registrations:
+    中国国际金融股份有限公司, or none at all) gives no value.
+    """
+    text = unicodedata.normalize("NFKC", "" if value is None else str(value)).strip()
+    index = division_index()
+    pieces: list[str] = []
+    position = 0
+    while True:
+        for length in range(min(index.max_name_length, len(text) - position - _MIN_REST), 1, -1):
+            piece = text[position : position + length]
+            entries = index.by_name.get(piece, ())
+            if _full_name(piece, entries) or (not pieces and _leading_name(entries)):
+                pieces.append(piece)
+                position += length
+                break
+        else:
+            break
+    if not pieces:
+        # 字号（地名）+ trade + legal form: the other form the registration rules allow
+        bracketed = _BRACKETED_PLACE.search(text)
+        inner = bracketed.group(1) if bracketed else ""
+        entries = index.by_name.get(inner, ())
+        if not (_full_name(inner, entries) or _leading_name(entries)):
+            return Normalized(None, "company name", "no place at the start of the name")
+        pieces.append(bracketed.group(1))
+    found = parse_place(" ".join(pieces))
+    if found.value is None:
+        return found
+    return Normalized(found.value, "the place named in the company name", found.problem)
+
+
+def _full_name(name: str, entries: tuple[Division, ...]) -> bool:
+    return any(d.name == name for d in entries)
+
+
+def _leading_name(entries: tuple[Division, ...]) -> bool:
+    """A province or prefecture-level city (which short names may stand for)."""
+    return any(
+        d.level == "province" or (d.level == "city" and d.code.endswith("00")) for d in entries
+    )

@@ -5,6 +5,10 @@ use and common Chinese labels ("项目名称", "融资金额", "统一社会信�
 :data:`PROJECT_KEYS` and :data:`INVESTOR_KEYS`. Keys that name no schema field are listed in
 ``ignored`` (except a few known to carry nothing for the catalog, such as the article link).
 Empty values produce no field, so they never overwrite a value from another source.
+
+A record that gives no place takes the one its registered name, else its name, begins with
+(:func:`~ibcloud.catalog.normalization.places.place_of_company_name`: 苏州高禾创业投资管理
+有限公司 → 江苏省 苏州市); a record with a place keeps its own, even one that cannot be read.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from ibcloud.catalog.normalization.amounts import parse_amount
 from ibcloud.catalog.normalization.dates import parse_date, parse_datetime
 from ibcloud.catalog.normalization.industries import industry_codes, parse_industry
 from ibcloud.catalog.normalization.names import normalize_credit_code
-from ibcloud.catalog.normalization.places import parse_place
+from ibcloud.catalog.normalization.places import parse_place, place_of_company_name
 from ibcloud.catalog.normalization.results import Normalized
 from ibcloud.catalog.normalization.rounds import _split_list, parse_round, parse_stages
 from ibcloud.catalog.normalization.rules import NormalizationRules
@@ -409,6 +413,15 @@ def normalize_record(
             if name
             else Normalized(None, "title", "no name in the title")
         )
+
+    for name in ("full_name", "name"):
+        given = fields.get(name)
+        if "place" in fields or given is None or not given.value:
+            continue
+        inferred = place_of_company_name(given.value)
+        if inferred.value is not None:
+            fields["place"] = inferred
+            record.raw["place"] = record.raw[name]
 
     if item_type == "investor" and "capital_type" not in fields:
         currencies = {
