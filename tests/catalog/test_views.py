@@ -419,6 +419,7 @@ def test_investor_detail_sets_stated_beside_revealed_preferences(banker, client)
     )
     html = client.get(investor.get_absolute_url()).content.decode()
     preferences = html[html.index('id="preferences"') :]
+    assert '<h3 class="card-title">投资偏好</h3>' in preferences  # not the notification settings
     assert "I65 软件和信息技术服务业" in preferences  # stated
     assert "C27 医药制造业 (2)" in preferences  # revealed
     assert "8,000万" in preferences

@@ -7,6 +7,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from ibcloud.accounts.models import ApiToken, LoginLog, User
+from ibcloud.core.filters import date_input
 from ibcloud.core.scoping import restrict
 
 MAX_ID = 2**63 - 1
@@ -32,13 +33,13 @@ class LoginLogFilterSet(django_filters.FilterSet):
         label=_("From"),
         field_name="time",
         lookup_expr="date__gte",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=date_input(),
     )
     time_to = django_filters.DateFilter(
         label=_("To"),
         field_name="time",
         lookup_expr="date__lte",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=date_input(),
     )
 
     class Meta:

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from ibcloud.accounts.models import Department
 from ibcloud.audit.models import AuditEntry
 from ibcloud.audit.services import event_choices
+from ibcloud.core.filters import date_input
 from ibcloud.core.forms import BootstrapForm
 from ibcloud.core.scoping import restrict
 
@@ -83,12 +84,12 @@ class AuditEntryFilterSet(django_filters.FilterSet):
     date_from = django_filters.DateFilter(
         method="filter_date_from",
         label=_("From"),
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=date_input(),
     )
     date_to = django_filters.DateFilter(
         method="filter_date_to",
         label=_("To"),
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=date_input(),
     )
 
     class Meta:

@@ -26,7 +26,7 @@ from ibcloud.accounts.services import users_in_reach
 from ibcloud.catalog.models import Ingestion, Investor, Project, SavedQuery, Tag
 from ibcloud.catalog.normalization.places import division_index
 from ibcloud.core import dictionaries
-from ibcloud.core.filters import LocalDateFilter
+from ibcloud.core.filters import LocalDateFilter, date_input
 from ibcloud.core.scoping import restrict
 from ibcloud.crawler.models import CrawlSource
 
@@ -99,10 +99,6 @@ def _bankers(request):
     if request is None:
         return User.objects.none()
     return users_in_reach(request.user)
-
-
-def _date(label):
-    return forms.DateInput(attrs={"type": "date", "aria-label": label})
 
 
 # --- Filters --------------------------------------------------------------------------------------
@@ -202,25 +198,25 @@ class CatalogFilterSet(django_filters.FilterSet):
         label=_("Published from"),
         field_name="published_at",
         lookup_expr="gte",
-        widget=_date(_("Published from")),
+        widget=date_input(_("Published from")),
     )
     published_before = LocalDateFilter(
         label=_("Published until"),
         field_name="published_at",
         lookup_expr="lte",
-        widget=_date(_("Published until")),
+        widget=date_input(_("Published until")),
     )
     first_seen_after = LocalDateFilter(
         label=_("First seen from"),
         field_name="first_seen_at",
         lookup_expr="gte",
-        widget=_date(_("First seen from")),
+        widget=date_input(_("First seen from")),
     )
     first_seen_before = LocalDateFilter(
         label=_("First seen until"),
         field_name="first_seen_at",
         lookup_expr="lte",
-        widget=_date(_("First seen until")),
+        widget=date_input(_("First seen until")),
     )
     source = django_filters.ModelMultipleChoiceFilter(
         label=_("Source"), queryset=_sources, method="filter_source"

@@ -4,11 +4,10 @@ by the list pages, the API and the exports."""
 from __future__ import annotations
 
 import django_filters
-from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from ibcloud.catalog.models import ExchangeRate, IndustryKeyword, Ingestion, RoundAlias
-from ibcloud.core.filters import SearchFilterSet, YesNoFilter
+from ibcloud.core.filters import SearchFilterSet, YesNoFilter, date_input
 from ibcloud.core.scoping import restrict
 from ibcloud.crawler.models import CrawlSource, ItemType
 
@@ -18,10 +17,6 @@ def _sources(request):
     if request is None:
         return CrawlSource.objects.none()
     return restrict(CrawlSource.objects.all(), request.user, "view")
-
-
-def _date(label):
-    return forms.DateInput(attrs={"type": "date", "aria-label": label})
 
 
 class IngestionFilterSet(django_filters.FilterSet):
@@ -41,13 +36,13 @@ class IngestionFilterSet(django_filters.FilterSet):
         label=_("Processed from"),
         field_name="processed_at",
         lookup_expr="date__gte",
-        widget=_date(_("Processed from")),
+        widget=date_input(_("Processed from")),
     )
     processed_before = django_filters.DateFilter(
         label=_("Processed until"),
         field_name="processed_at",
         lookup_expr="date__lte",
-        widget=_date(_("Processed until")),
+        widget=date_input(_("Processed until")),
     )
     project = django_filters.NumberFilter(
         label=_("Project no."), field_name="project_id", min_value=1, max_value=2**62

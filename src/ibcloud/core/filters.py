@@ -16,6 +16,14 @@ from ibcloud.core.jobs import QUEUE_NAMES
 from ibcloud.core.models import DictItem, DictType, Job
 
 
+def date_input(label: str | None = None) -> forms.DateInput:
+    """The browser's date picker, the widget of every date filter (``label``: its aria-label)."""
+    attrs = {"type": "date"}
+    if label is not None:
+        attrs["aria-label"] = label
+    return forms.DateInput(attrs=attrs)
+
+
 class AnyYesNoWidget(BooleanWidget):
     """Yes / No, with "All" rather than django-filter's "Unknown" as the empty choice."""
 
@@ -80,6 +88,10 @@ class LocalDateFilter(django_filters.DateFilter):
     the column in a function on SQLite, so the column's index could not serve the filter.
     """
 
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", date_input())
+        super().__init__(*args, **kwargs)
+
     def filter(self, qs, value):
         if value in EMPTY_VALUES:
             return qs
@@ -105,13 +117,11 @@ class JobFilterSet(SearchFilterSet):
         field_name="created_at",
         lookup_expr="gte",
         label=_("Created from"),
-        widget=forms.DateInput(attrs={"type": "date"}),
     )
     created_before = LocalDateFilter(
         field_name="created_at",
         lookup_expr="lte",
         label=_("Created until"),
-        widget=forms.DateInput(attrs={"type": "date"}),
     )
 
     class Meta:

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ibcloud.accounts.models import Department, User
 from ibcloud.accounts.services import departments_in_reach, users_in_reach
-from ibcloud.core.filters import SearchFilterSet, YesNoFilter
+from ibcloud.core.filters import SearchFilterSet, YesNoFilter, date_input
 from ibcloud.core.scoping import restrict
 from ibcloud.crawler.models import CrawlJob, CrawlSource, FetchLevel, ItemType, Proxy, RawItem
 
@@ -33,10 +33,6 @@ def _sources(request):
     return restrict(CrawlSource.objects.all(), request.user, "view")
 
 
-def _date(label):
-    return forms.DateInput(attrs={"type": "date", "aria-label": label})
-
-
 class CrawlSourceFilterSet(SearchFilterSet):
     search_fields = ("name", "description", "url_template", "start_urls")
 
@@ -59,13 +55,13 @@ class CrawlJobFilterSet(django_filters.FilterSet):
         label=_("From"),
         field_name="created_at",
         lookup_expr="date__gte",
-        widget=_date(_("From")),
+        widget=date_input(_("From")),
     )
     created_before = django_filters.DateFilter(
         label=_("To"),
         field_name="created_at",
         lookup_expr="date__lte",
-        widget=_date(_("To")),
+        widget=date_input(_("To")),
     )
 
     class Meta:
@@ -90,13 +86,13 @@ class RawItemFilterSet(SearchFilterSet):
         label=_("Fetched from"),
         field_name="fetched_at",
         lookup_expr="date__gte",
-        widget=_date(_("Fetched from")),
+        widget=date_input(_("Fetched from")),
     )
     fetched_before = django_filters.DateFilter(
         label=_("Fetched until"),
         field_name="fetched_at",
         lookup_expr="date__lte",
-        widget=_date(_("Fetched until")),
+        widget=date_input(_("Fetched until")),
     )
     has_problems = YesNoFilter(label=_("Has problems"), method="filter_problems")
 

@@ -19,7 +19,7 @@ from ibcloud.accounts.services import departments_in_reach, users_in_reach
 from ibcloud.catalog.filters import industry_choices
 from ibcloud.catalog.models import Tag
 from ibcloud.core import dictionaries
-from ibcloud.core.filters import YesNoFilter
+from ibcloud.core.filters import YesNoFilter, date_input
 from ibcloud.deals import services
 from ibcloud.deals.models import Deal
 
@@ -58,10 +58,6 @@ def visible_leads(request) -> QuerySet:
     if user is None:
         return User.objects.none()
     return users_in_reach(user)
-
-
-def date_input() -> forms.DateInput:
-    return forms.DateInput(attrs={"type": "date"})
 
 
 class DealFilterSet(django_filters.FilterSet):

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from ibcloud.accounts.models import Department, User
 from ibcloud.accounts.services import departments_in_reach, users_in_reach
 from ibcloud.core import dictionaries
-from ibcloud.core.filters import YesNoFilter
+from ibcloud.core.filters import YesNoFilter, date_input
 from ibcloud.deals.models import Milestone, MilestoneTemplate
 from ibcloud.deals.services import overdue_q
 
@@ -59,7 +59,7 @@ def date_filter(label, lookup_expr: str) -> django_filters.DateFilter:
         label=label,
         field_name="due_date",
         lookup_expr=lookup_expr,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=date_input(),
     )
 
 

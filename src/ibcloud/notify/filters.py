@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters
 from django.utils.translation import gettext_lazy as _
 
-from ibcloud.core.filters import YesNoFilter
+from ibcloud.core.filters import YesNoFilter, date_input
 from ibcloud.core.scoping import restrict
 from ibcloud.notify import events
 from ibcloud.notify.models import Channel, ChannelKind, Delivery, Level, Notification
@@ -63,10 +63,10 @@ class DeliveryFilterSet(django_filters.FilterSet):
     channel = django_filters.ModelChoiceFilter(label=_("Channel"), queryset=_visible_channels)
     event = django_filters.ChoiceFilter(label=_("Event"), choices=_event_choices)
     created_after = django_filters.DateFilter(
-        label=_("From"), field_name="created_at", lookup_expr="date__gte"
+        label=_("From"), field_name="created_at", lookup_expr="date__gte", widget=date_input()
     )
     created_before = django_filters.DateFilter(
-        label=_("To"), field_name="created_at", lookup_expr="date__lte"
+        label=_("To"), field_name="created_at", lookup_expr="date__lte", widget=date_input()
     )
     target = django_filters.CharFilter(label=_("Target"), lookup_expr="icontains")
 
