@@ -104,3 +104,40 @@ def test_banker_searches_the_catalog_and_reads_provenance(live_server, browser):
     assert "企业名录" in page.locator("[data-provenance=website]").inner_text()
     assert page.locator("#region").inner_text().strip().startswith("广东")
     browser.close()
+
+
+def test_banker_chooses_the_columns_of_the_project_list(live_server, browser):
+    from ibcloud.core.models import TableConfig
+    from tests.catalog.factories import ProjectFactory
+
+    user = UserFactory(username="columns-admin", is_superuser=True, is_staff=True)
+    ProjectFactory(name="云图智能")
+
+    page = browser.new_page()
+    base = live_server.url
+    page.goto(f"{base}/accounts/login/")
+    page.fill("input[name=username]", "columns-admin")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+    page.goto(f"{base}/catalog/projects/?round=a")
+    headers = page.locator("#object-table thead th")
+    assert "工商全称" in headers.all_inner_texts()
+    page.click("#columns-button")
+    page.wait_for_selector("#columns-modal.show")
+    page.uncheck("#columns-modal [data-column=full_name] input")
+    # Industry up to the front: three steps past region, registered name and name.
+    for _ in range(3):
+        page.click("#columns-modal [data-column=industry] [data-column-move=up]")
+    page.click("#columns-save")
+    page.wait_for_url(f"{base}/catalog/projects/?round=a")
+
+    texts = [t.strip() for t in page.locator("#object-table thead th").all_inner_texts()]
+    assert "工商全称" not in texts
+    assert texts.index("行业") < texts.index("项目方")
+    assert "云图智能" in page.locator("#object-table tbody").inner_text()
+    browser.close()
+
+    saved = TableConfig.objects.get(user=user)
+    assert saved.columns[:2] == ["industry", "name"] and "full_name" not in saved.columns

@@ -215,3 +215,31 @@ class Parameter(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.key
+
+
+class TableConfig(models.Model):
+    """A person's choice of the columns a list table shows, in their order (列设置).
+
+    ``table`` names the table class (:func:`ibcloud.core.tables.table_key`); ``columns`` lists
+    the shown columns, among those a person may choose (``core.tables.optional_columns``).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="table_configs",
+        verbose_name=_("user"),
+    )
+    table = models.CharField(_("table"), max_length=100)
+    columns = models.JSONField(_("columns"), default=list)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "table"], name="tableconfig_unique_user_table")
+        ]
+        verbose_name = _("table columns")
+        verbose_name_plural = _("table columns")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.table}"

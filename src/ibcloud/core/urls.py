@@ -1,11 +1,13 @@
 from django.urls import path
 
 from ibcloud.core import views_system as views
+from ibcloud.core.views import TableColumnsView
 
 app_name = "core"
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
+    path("table-columns/", TableColumnsView.as_view(), name="table_columns"),
     # Dictionaries
     path("system/dictionaries/", views.DictTypeListView.as_view(), name="dicttype_list"),
     path("system/dictionaries/add/", views.DictTypeEditView.as_view(), name="dicttype_add"),

@@ -14,13 +14,14 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import EmptyPage
 from django.db import transaction
 from django.db.models import ProtectedError, RestrictedError
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -35,6 +36,15 @@ from ibcloud.core.scoping import (
     ownership_defaults,
     permission_name,
     restrict,
+)
+from ibcloud.core.signals import record_sensitive_action
+from ibcloud.core.tables import (
+    apply_table_config,
+    column_choices,
+    reset_table_config,
+    save_table_config,
+    saved_columns,
+    table_key,
 )
 
 MAX_PER_PAGE = 500
@@ -55,11 +65,13 @@ def positive_int(value: Any, maximum: int | None = None) -> int | None:
 
 
 def configure_table(request, table):
-    """Sort and page ``table`` from the query string; every list page and panel uses this.
+    """Sort and page ``table`` from the query string, with the columns the person chose; every
+    list page and panel uses this.
 
     Build the table without ``request=``: django-tables2 would then page it itself, trusting
     ``?per_page=`` and ``?page=`` (a negative or out-of-range value raised a 500).
     """
+    apply_table_config(table, saved_columns(request.user, type(table)))
     RequestConfig(request, paginate=False).configure(table)
     per_page = positive_int(request.GET.get(table.prefixed_per_page_field), MAX_PER_PAGE) or 25
     page = positive_int(request.GET.get(table.prefixed_page_field)) or 1
@@ -68,6 +80,16 @@ def configure_table(request, table):
     except EmptyPage:
         table.paginate(per_page=per_page, page=table.paginator.num_pages)
     return table
+
+
+def safe_next(request, fallback: str) -> str:
+    """The ``next`` address of the request (POST, else GET) when it stays on this site."""
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
 
 
 def redirect(request, url: str) -> HttpResponse:
@@ -185,6 +207,8 @@ class ObjectListView(PermissionRequiredView):
             "can_add": self.add_url_name and user.has_perm(permission_name(self.model, "add")),
             "add_url": reverse(self.add_url_name) if self.add_url_name else "",
             "exportable": self.exportable,
+            "table_key": table_key(type(table)),
+            "column_choices": column_choices(table),
             **self.extra_context(),
         }
         template = self.template_name
@@ -344,3 +368,33 @@ class ObjectDeleteView(PermissionRequiredView):
             return redirect(request, self.list_url())
         messages.success(request, _("Deleted %(obj)s.") % {"obj": obj})
         return redirect(request, self.list_url())
+
+
+class TableColumnsView(LoginRequiredMixin, View):
+    """Keep (or forget, with ``reset``) the columns a person chose for a list table (列设置).
+
+    Only the person's own view of a table changes: which rows anyone sees stays with the list's
+    permission and data scope.
+    """
+
+    http_method_names = ["post"]
+
+    def post(self, request):
+        key = request.POST.get("table", "")
+        back = safe_next(request, reverse("core:home"))
+        if request.POST.get("reset"):
+            if reset_table_config(request.user, key):
+                record_sensitive_action(request, "core.table_columns_reset", description=key)
+            messages.success(request, _("The table shows its usual columns again."))
+            return redirect(request, back)
+        columns = request.POST.getlist("columns")
+        try:
+            save_table_config(request.user, key, columns)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect(request, back)
+        record_sensitive_action(
+            request, "core.table_columns", description=f"{key}: {', '.join(columns)}"
+        )
+        messages.success(request, _("Columns saved."))
+        return redirect(request, back)

@@ -1,4 +1,5 @@
-// Shared behaviour of the shell: confirmations, select-all, tom-select on multi-selects.
+// Shared behaviour of the shell: confirmations, select-all, tom-select on multi-selects, the
+// column chooser's order arrows.
 (function () {
   "use strict";
   document.addEventListener("click", function (event) {
@@ -15,6 +16,18 @@
         box.checked = event.target.checked;
       });
     }
+  });
+  // Column chooser: move a column up or down the list; the form sends the ticked ones in order.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-column-move]");
+    if (!button) { return; }
+    var row = button.closest("[data-column]");
+    if (button.getAttribute("data-column-move") === "up" && row.previousElementSibling) {
+      row.parentNode.insertBefore(row, row.previousElementSibling);
+    } else if (button.getAttribute("data-column-move") === "down" && row.nextElementSibling) {
+      row.parentNode.insertBefore(row.nextElementSibling, row);
+    }
+    button.focus();
   });
   function enhance(root) {
     if (typeof TomSelect === "undefined") { return; }
