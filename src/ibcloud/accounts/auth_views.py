@@ -8,7 +8,6 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.urls import NoReverseMatch, reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
@@ -23,7 +22,13 @@ from ibcloud.accounts.auth_forms import (
 )
 from ibcloud.accounts.auth_tables import LoginLogTable, SessionTable, TokenTable
 from ibcloud.accounts.models import ApiToken, LoginLog
-from ibcloud.core.views import ObjectListView, PermissionRequiredView, configure_table, redirect
+from ibcloud.core.views import (
+    ObjectListView,
+    PermissionRequiredView,
+    configure_table,
+    is_local_url,
+    redirect,
+)
 
 # --- Login, logout --------------------------------------------------------------------------------
 
@@ -206,8 +211,6 @@ class UserUnlockView(PermissionRequiredView):
         except NoReverseMatch:
             pass
         referer = request.META.get("HTTP_REFERER", "")
-        if referer and url_has_allowed_host_and_scheme(
-            referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        ):
+        if is_local_url(request, referer):
             return referer
         return reverse("core:home")

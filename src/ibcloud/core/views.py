@@ -82,14 +82,17 @@ def configure_table(request, table):
     return table
 
 
+def is_local_url(request, url: str) -> bool:
+    """Whether ``url`` stays on this site (a redirect there cannot send anyone elsewhere)."""
+    return bool(url) and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+
+
 def safe_next(request, fallback: str) -> str:
     """The ``next`` address of the request (POST, else GET) when it stays on this site."""
-    target = request.POST.get("next") or request.GET.get("next")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    return target if is_local_url(request, target) else fallback
 
 
 def redirect(request, url: str) -> HttpResponse:

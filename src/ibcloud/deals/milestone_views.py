@@ -16,7 +16,6 @@ from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -29,6 +28,7 @@ from ibcloud.core.views import (
     ObjectListView,
     PermissionRequiredView,
     redirect,
+    safe_next,
 )
 from ibcloud.deals import milestones
 from ibcloud.deals.milestone_filters import MilestoneFilterSet, MilestoneTemplateFilterSet
@@ -67,15 +67,6 @@ def deal_milestones(user: Any, deal: Deal) -> QuerySet:
         .select_related("owner", "deal")
         .order_by("sort_order", "due_date", "id")
     )
-
-
-def next_url(request, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
 
 
 # --- List, add, edit, delete ----------------------------------------------------------------------
@@ -172,7 +163,7 @@ class MilestoneDeleteView(ObjectDeleteView):
         deal_id = obj.deal_id
         milestones.delete_milestone(obj, request.user)
         messages.success(request, _("Deleted %(obj)s.") % {"obj": obj})
-        return redirect(request, next_url(request, deal_page(deal_id)))
+        return redirect(request, safe_next(request, deal_page(deal_id)))
 
 
 class MilestoneDoneView(PermissionRequiredView):
@@ -193,7 +184,7 @@ class MilestoneDoneView(PermissionRequiredView):
             response["HX-Trigger"] = CHANGED_EVENT
             return response
         messages.success(request, _("Marked %(obj)s done.") % {"obj": milestone})
-        return redirect(request, next_url(request, deal_page(milestone.deal_id)))
+        return redirect(request, safe_next(request, deal_page(milestone.deal_id)))
 
 
 # --- The deal's panel, template application, timeline --------------------------------------------

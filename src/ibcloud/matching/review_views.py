@@ -16,7 +16,6 @@ from django.db.models import Count
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -33,6 +32,7 @@ from ibcloud.core.views import (
     ObjectListView,
     PermissionRequiredView,
     redirect,
+    safe_next,
 )
 from ibcloud.matching import services
 from ibcloud.matching.assignment import AUTO_ASSIGN
@@ -335,12 +335,7 @@ class MatchActionView(PermissionRequiredView):
         raise NotImplementedError
 
     def next_url(self, match: Match) -> str:
-        target = self.request.POST.get("next") or self.request.GET.get("next") or ""
-        if target and url_has_allowed_host_and_scheme(
-            target, allowed_hosts={self.request.get_host()}, require_https=False
-        ):
-            return target
-        return match.get_absolute_url()
+        return safe_next(self.request, match.get_absolute_url())
 
     def render_form(self, request, match, form, status=200):
         if not self.form_template:

@@ -8,7 +8,6 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
@@ -23,23 +22,16 @@ from ibcloud.core.views import (
     ObjectListView,
     PermissionRequiredView,
     configure_table,
+    is_local_url,
     positive_int,
     redirect,
+    safe_next,
 )
 from ibcloud.notify import services
 from ibcloud.notify.filters import ChannelFilterSet, DeliveryFilterSet, NotificationFilterSet
 from ibcloud.notify.forms import ChannelForm, PreferencesForm, SendTestForm
 from ibcloud.notify.models import Channel, Delivery, Notification
 from ibcloud.notify.tables import ChannelTable, DeliveryTable, NotificationTable
-
-
-def _safe_next(request, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
 
 
 def _ids(request) -> list[int]:
@@ -97,11 +89,8 @@ class NotificationOpenView(LoginRequiredMixin, View):
     def get(self, request, pk: int):
         notification = get_object_or_404(services.inbox(request.user), pk=pk)
         services.mark_read(request.user, [notification.pk])
-        target = notification.url
-        if target and url_has_allowed_host_and_scheme(
-            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        ):
-            return redirect(request, target)
+        if is_local_url(request, notification.url):
+            return redirect(request, notification.url)
         return redirect(request, reverse("notify:notification_list") + f"?state=read#n{pk}")
 
 
@@ -109,14 +98,14 @@ class NotificationReadView(LoginRequiredMixin, View):
     def post(self, request, pk: int):
         notification = get_object_or_404(services.inbox(request.user), pk=pk)
         services.mark_read(request.user, [notification.pk])
-        return redirect(request, _safe_next(request, reverse("notify:notification_list")))
+        return redirect(request, safe_next(request, reverse("notify:notification_list")))
 
 
 class NotificationReadAllView(LoginRequiredMixin, View):
     def post(self, request):
         count = services.mark_all_read(request.user)
         messages.success(request, _("Marked %(n)d notification(s) read.") % {"n": count})
-        return redirect(request, _safe_next(request, reverse("notify:notification_list")))
+        return redirect(request, safe_next(request, reverse("notify:notification_list")))
 
 
 class PreferencesView(LoginRequiredMixin, View):
@@ -209,7 +198,7 @@ class ChannelTestView(PermissionRequiredView):
             messages.error(
                 request, _("Test message failed: %(error)s") % {"error": delivery.last_error}
             )
-        return redirect(request, _safe_next(request, edit_url))
+        return redirect(request, safe_next(request, edit_url))
 
 
 # --- Delivery log (admins) ------------------------------------------------------------------------
