@@ -7,7 +7,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from ibcloud.accounts.models import ApiToken, LoginLog, User
-from ibcloud.core.filters import date_input
+from ibcloud.core.forms import date_input
 from ibcloud.core.scoping import restrict
 
 MAX_ID = 2**63 - 1

@@ -17,8 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from ibcloud.accounts.models import Department
 from ibcloud.audit.models import AuditEntry
 from ibcloud.audit.services import event_choices
-from ibcloud.core.filters import date_input
-from ibcloud.core.forms import BootstrapForm
+from ibcloud.core.forms import BootstrapForm, date_input
 from ibcloud.core.scoping import restrict
 
 IP_PREFIX = re.compile(r"^[0-9A-Fa-f.:]{1,45}$")

@@ -27,7 +27,7 @@ from ibcloud.audit.models import EVENT_LABELS
 from ibcloud.catalog import charts, clustering
 from ibcloud.catalog.dashboard_tasks import run_clustering_now, weekly_clustering
 from ibcloud.catalog.models import Project
-from ibcloud.core.forms import apply_bootstrap
+from ibcloud.core.forms import ChartFilterForm, apply_bootstrap
 from ibcloud.core.models import Job
 from ibcloud.core.signals import record_sensitive_action
 from ibcloud.core.views import PermissionRequiredView, redirect
@@ -48,19 +48,12 @@ CHART_IMAGES = {
 }
 
 
-class DashboardFilterForm(forms.Form):
+class DashboardFilterForm(ChartFilterForm):
     """Date range (first seen / fetched) and item type; shared rules in ``charts.check_filters``."""
 
-    date_from = forms.DateField(
-        label=gettext_lazy("From"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    date_to = forms.DateField(
-        label=gettext_lazy("To"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
+    check_filters = staticmethod(charts.check_filters)
+    date_labels = (gettext_lazy("From"), gettext_lazy("To"))
+
     item_type = forms.ChoiceField(
         label=gettext_lazy("Item type"),
         required=False,
@@ -70,13 +63,6 @@ class DashboardFilterForm(forms.Form):
             ("investor", gettext_lazy("Investors")),
         ],
     )
-
-    def clean(self):
-        cleaned = super().clean()
-        if not self.errors:
-            for field, message in charts.check_filters(self.chart_filters(cleaned)).items():
-                self.add_error(field, message)
-        return cleaned
 
     @staticmethod
     def chart_filters(cleaned: dict) -> charts.ChartFilters:

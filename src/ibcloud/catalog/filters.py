@@ -26,7 +26,8 @@ from ibcloud.accounts.services import users_in_reach
 from ibcloud.catalog.models import Ingestion, Investor, Project, SavedQuery, Tag
 from ibcloud.catalog.normalization.places import division_index
 from ibcloud.core import dictionaries
-from ibcloud.core.filters import LocalDateFilter, date_input
+from ibcloud.core.filters import LocalDateFilter
+from ibcloud.core.forms import date_input
 from ibcloud.core.scoping import restrict
 from ibcloud.crawler.models import CrawlSource
 

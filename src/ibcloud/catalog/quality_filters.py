@@ -7,7 +7,8 @@ import django_filters
 from django.utils.translation import gettext_lazy as _
 
 from ibcloud.catalog.models import ExchangeRate, IndustryKeyword, Ingestion, RoundAlias
-from ibcloud.core.filters import SearchFilterSet, YesNoFilter, date_input
+from ibcloud.core.filters import SearchFilterSet, YesNoFilter
+from ibcloud.core.forms import date_input
 from ibcloud.core.scoping import restrict
 from ibcloud.crawler.models import CrawlSource, ItemType
 

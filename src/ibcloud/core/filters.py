@@ -12,16 +12,9 @@ from django_filters.constants import EMPTY_VALUES
 from django_filters.widgets import BooleanWidget
 
 from ibcloud.core.charts import start_of
+from ibcloud.core.forms import date_input
 from ibcloud.core.jobs import QUEUE_NAMES
 from ibcloud.core.models import DictItem, DictType, Job
-
-
-def date_input(label: str | None = None) -> forms.DateInput:
-    """The browser's date picker, the widget of every date filter (``label``: its aria-label)."""
-    attrs = {"type": "date"}
-    if label is not None:
-        attrs["aria-label"] = label
-    return forms.DateInput(attrs=attrs)
 
 
 class AnyYesNoWidget(BooleanWidget):

@@ -8,7 +8,8 @@ from django.utils.translation import gettext_lazy as _
 
 from ibcloud.accounts.models import Department, User
 from ibcloud.accounts.services import departments_in_reach, users_in_reach
-from ibcloud.core.filters import SearchFilterSet, YesNoFilter, date_input
+from ibcloud.core.filters import SearchFilterSet, YesNoFilter
+from ibcloud.core.forms import date_input
 from ibcloud.core.scoping import restrict
 from ibcloud.crawler.models import CrawlJob, CrawlSource, FetchLevel, ItemType, Proxy, RawItem
 

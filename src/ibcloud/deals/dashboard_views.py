@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy
 from ibcloud.accounts.models import Department
 from ibcloud.accounts.services import departments_in_reach
 from ibcloud.core import dictionaries
-from ibcloud.core.forms import apply_bootstrap
+from ibcloud.core.forms import ChartFilterForm, apply_bootstrap
 from ibcloud.core.signals import record_sensitive_action
 from ibcloud.core.views import PermissionRequiredView
 from ibcloud.deals import charts, reports
@@ -41,20 +41,13 @@ CHART_IMAGES = {
 }
 
 
-class DashboardFilterForm(forms.Form):
+class DashboardFilterForm(ChartFilterForm):
     """Opened-on date range, department and deal type; shared rules in ``charts.check_filters``
     (the API applies the same)."""
 
-    date_from = forms.DateField(
-        label=gettext_lazy("Opened from"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    date_to = forms.DateField(
-        label=gettext_lazy("Opened up to"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
+    check_filters = staticmethod(charts.check_filters)
+    date_labels = (gettext_lazy("Opened from"), gettext_lazy("Opened up to"))
+
     department = forms.ModelChoiceField(
         label=gettext_lazy("Department"), required=False, queryset=Department.objects.none()
     )
@@ -68,13 +61,6 @@ class DashboardFilterForm(forms.Form):
             ("", _("All types")),
             *dictionaries.choices("deal_type"),
         ]
-
-    def clean(self):
-        cleaned = super().clean()
-        if not self.errors:
-            for field, message in charts.check_filters(self.chart_filters(cleaned)).items():
-                self.add_error(field, message)
-        return cleaned
 
     @staticmethod
     def chart_filters(cleaned: dict) -> charts.ChartFilters:

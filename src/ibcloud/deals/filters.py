@@ -19,7 +19,8 @@ from ibcloud.accounts.services import departments_in_reach, users_in_reach
 from ibcloud.catalog.filters import industry_choices
 from ibcloud.catalog.models import Tag
 from ibcloud.core import dictionaries
-from ibcloud.core.filters import YesNoFilter, date_input
+from ibcloud.core.filters import YesNoFilter
+from ibcloud.core.forms import date_input
 from ibcloud.deals import services
 from ibcloud.deals.models import Deal
 

@@ -12,7 +12,8 @@ from django.utils.translation import gettext_lazy as _
 from ibcloud.accounts.models import Department, User
 from ibcloud.accounts.services import departments_in_reach, users_in_reach
 from ibcloud.core import dictionaries
-from ibcloud.core.filters import YesNoFilter, date_input
+from ibcloud.core.filters import YesNoFilter
+from ibcloud.core.forms import date_input
 from ibcloud.deals.models import Milestone, MilestoneTemplate
 from ibcloud.deals.services import overdue_q
 

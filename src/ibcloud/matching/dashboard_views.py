@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from ibcloud.core.forms import apply_bootstrap
+from ibcloud.core.forms import ChartFilterForm, apply_bootstrap
 from ibcloud.core.scoping import restrict
 from ibcloud.core.views import PermissionRequiredView
 from ibcloud.matching import charts
@@ -32,19 +32,12 @@ CHART_IMAGES = {
 }
 
 
-class DashboardFilterForm(forms.Form):
+class DashboardFilterForm(ChartFilterForm):
     """Proposed-at date range and a rule set; shared rules in ``charts.check_filters``."""
 
-    date_from = forms.DateField(
-        label=gettext_lazy("Proposed from"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    date_to = forms.DateField(
-        label=gettext_lazy("Proposed up to"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
+    check_filters = staticmethod(charts.check_filters)
+    date_labels = (gettext_lazy("Proposed from"), gettext_lazy("Proposed up to"))
+
     rule_set = forms.ModelChoiceField(
         label=gettext_lazy("Rule set"), required=False, queryset=MatchRuleSet.objects.none()
     )
@@ -53,13 +46,6 @@ class DashboardFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         # only the rule sets the viewer may see are offered (their names are data too)
         self.fields["rule_set"].queryset = restrict(MatchRuleSet.objects.all(), user, "view")
-
-    def clean(self):
-        cleaned = super().clean()
-        if not self.errors:
-            for field, message in charts.check_filters(self.chart_filters(cleaned)).items():
-                self.add_error(field, message)
-        return cleaned
 
     @staticmethod
     def chart_filters(cleaned: dict) -> charts.ChartFilters:

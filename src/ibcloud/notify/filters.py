@@ -5,7 +5,8 @@ from __future__ import annotations
 import django_filters
 from django.utils.translation import gettext_lazy as _
 
-from ibcloud.core.filters import YesNoFilter, date_input
+from ibcloud.core.filters import YesNoFilter
+from ibcloud.core.forms import date_input
 from ibcloud.core.scoping import restrict
 from ibcloud.notify import events
 from ibcloud.notify.models import Channel, ChannelKind, Delivery, Level, Notification
