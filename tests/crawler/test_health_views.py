@@ -75,6 +75,7 @@ def test_dashboard_shows_cards_charts_and_the_sources_in_scope(client, org, sour
     assert "marker-source-a" in html and "marker-source-b" not in html
     assert reverse("crawler:source_health", args=[sources["a"].pk]) in html
     data = chart_data(html, "dashboard-chart-data")
+    assert data["labels"]["items"] == "条数"  # items crawled, not the dictionaries' item count
     assert [s["name"] for s in data["items_per_day"]["series"]] == ["marker-source-a"]
     assert data["items_per_day"]["series"][0]["data"][-1] == 20
     assert [row["status"] for row in data["jobs_by_status"]] == ["succeeded"]

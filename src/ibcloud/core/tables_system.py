@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_tables2 as tables
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from ibcloud.core.models import DictItem, DictType, Job
 from ibcloud.core.tables import BaseTable, SelectColumn
@@ -19,7 +20,7 @@ class DictTypeTable(BaseTable):
     select = SelectColumn()
     code = tables.Column(linkify=("core:dicttype_detail", {"pk": tables.A("pk")}))
     name = tables.Column(linkify=("core:dicttype_detail", {"pk": tables.A("pk")}))
-    item_count = tables.Column(verbose_name=_("Items"), orderable=True)
+    item_count = tables.Column(verbose_name=pgettext_lazy("dictionary", "Items"), orderable=True)
     is_system = tables.BooleanColumn()
     updated_at = tables.DateTimeColumn(format="Y-m-d H:i")
     actions = tables.TemplateColumn(
