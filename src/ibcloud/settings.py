@@ -257,6 +257,9 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "catalog.topiccluster",
     # dry runs are computed results; running one and applying it are audited as events
     "matching.dryrun",
+    # the matching engine's own index and bookkeeping, rebuilt from the catalog
+    "matching.investormatchindex",
+    "matching.enginestate",
     # hardware samples and alert episodes, written every minute by the nodes themselves
     "monitor.metricsample",
     "monitor.nodealert",

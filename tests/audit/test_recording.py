@@ -333,3 +333,20 @@ class TestThroughTheAccountsModule:
             object_pk=str(pk), event="delete", content_type=create.content_type
         )
         assert delete.actor == org.admin
+
+
+@pytest.mark.django_db
+def test_the_matching_engines_own_index_is_not_audited():
+    from ibcloud.matching.engine import refresh_investor_index
+    from ibcloud.matching.engine_models import EngineState, InvestorMatchIndex
+    from tests.catalog.factories import InvestorFactory
+
+    InvestorFactory()
+    refresh_investor_index()
+    refresh_investor_index(
+        investor_ids=list(InvestorMatchIndex.objects.values_list("pk", flat=True))
+    )
+    for model in (InvestorMatchIndex, EngineState):
+        assert not AuditEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(model)
+        ).exists()

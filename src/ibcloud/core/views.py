@@ -37,7 +37,6 @@ from ibcloud.core.scoping import (
     permission_name,
     restrict,
 )
-from ibcloud.core.signals import record_sensitive_action
 from ibcloud.core.tables import (
     apply_table_config,
     column_choices,
@@ -386,8 +385,7 @@ class TableColumnsView(LoginRequiredMixin, View):
         key = request.POST.get("table", "")
         back = safe_next(request, reverse("core:home"))
         if request.POST.get("reset"):
-            if reset_table_config(request.user, key):
-                record_sensitive_action(request, "core.table_columns_reset", description=key)
+            reset_table_config(request.user, key)
             messages.success(request, _("The table shows its usual columns again."))
             return redirect(request, back)
         columns = request.POST.getlist("columns")
@@ -396,8 +394,5 @@ class TableColumnsView(LoginRequiredMixin, View):
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
             return redirect(request, back)
-        record_sensitive_action(
-            request, "core.table_columns", description=f"{key}: {', '.join(columns)}"
-        )
         messages.success(request, _("Columns saved."))
         return redirect(request, back)
