@@ -226,6 +226,11 @@ class AttachmentForm(BootstrapModelForm):
     class Meta:
         model = DealAttachment
         fields = ["file", "description"]
+        widgets = {
+            "description": forms.TextInput(
+                attrs={"placeholder": gettext_lazy("Description (optional)")}
+            )
+        }
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
