@@ -71,6 +71,22 @@ def test_the_list_shows_the_milestones_within_reach(client, org, scoped, who):
     assert listed(client, getattr(org, who)) == EXPECTED[who]
 
 
+def test_open_milestones_come_first_the_next_due_on_top_then_the_latest_closed(client, admin_user):
+    done = Milestone.Status.DONE
+    MilestoneFactory(name="去年完成", due_date=TODAY - 300 * DAY, status=done)
+    MilestoneFactory(name="上月完成", due_date=TODAY - 30 * DAY, status=done)
+    MilestoneFactory(name="下月到期", due_date=TODAY + 30 * DAY)
+    MilestoneFactory(name="已逾期", due_date=TODAY - 3 * DAY)
+    MilestoneFactory(name="进行中", due_date=TODAY + 3 * DAY, status=Milestone.Status.IN_PROGRESS)
+    client.force_login(admin_user)
+    table = client.get(reverse("deals:milestone_list")).context["table"]
+    names = [row.record.name for row in table.page.object_list]
+    assert names == ["已逾期", "进行中", "下月到期", "上月完成", "去年完成"]
+    # A column the person sorts by still decides.
+    table = client.get(reverse("deals:milestone_list"), {"sort": "due_date"}).context["table"]
+    assert [row.record.name for row in table.page.object_list][0] == "去年完成"
+
+
 def test_overdue_rows_are_marked_red_and_the_filter_finds_them(client, admin_user):
     late = MilestoneFactory(name="逾期里程碑", due_date=TODAY - 3 * DAY)
     MilestoneFactory(name="按期里程碑", due_date=TODAY + 3 * DAY)

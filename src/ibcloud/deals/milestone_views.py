@@ -12,7 +12,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.db import transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Case, Count, F, QuerySet, Value, When
 from django.shortcuts import get_object_or_404, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -110,9 +110,18 @@ class MilestoneListView(ObjectListView):
     template_name = "deals/milestone_list.html"
 
     def base_queryset(self):
-        # across deals, what falls due first comes first
-        return Milestone.objects.select_related("deal", "deal__department", "owner").order_by(
-            "due_date", "id"
+        # Open milestones first, the one falling due first at the top; then the closed ones,
+        # the latest first: the history stays below what needs doing.
+        is_open = Case(When(status__in=Milestone.OPEN, then=Value(0)), default=Value(1))
+        return (
+            Milestone.objects.select_related("deal", "deal__department", "owner")
+            .annotate(closed=is_open)
+            .order_by(
+                "closed",
+                Case(When(closed=0, then=F("due_date"))).asc(nulls_last=True),
+                F("due_date").desc(),
+                "id",
+            )
         )
 
 
