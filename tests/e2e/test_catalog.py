@@ -121,7 +121,7 @@ def test_banker_chooses_the_columns_of_the_project_list(live_server, browser):
     page.click("#login-form button[type=submit]")
     page.wait_for_url(f"{base}/")
 
-    page.goto(f"{base}/catalog/projects/?round=a")
+    page.goto(f"{base}/catalog/projects/?sort=name")
     headers = page.locator("#object-table thead th")
     assert "工商全称" in headers.all_inner_texts()
     page.click("#columns-button")
@@ -131,7 +131,7 @@ def test_banker_chooses_the_columns_of_the_project_list(live_server, browser):
     for _ in range(3):
         page.click("#columns-modal [data-column=industry] [data-column-move=up]")
     page.click("#columns-save")
-    page.wait_for_url(f"{base}/catalog/projects/?round=a")
+    page.wait_for_url(f"{base}/catalog/projects/?sort=name")
 
     texts = [t.strip() for t in page.locator("#object-table thead th").all_inner_texts()]
     assert "工商全称" not in texts
