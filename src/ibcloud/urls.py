@@ -3,6 +3,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from ibcloud.accounts.auth_views import set_language
 from ibcloud.core import errors
 
 urlpatterns = [
@@ -15,7 +16,7 @@ urlpatterns = [
     path("matching/", include("ibcloud.matching.urls")),
     path("deals/", include("ibcloud.deals.urls")),
     path("monitor/", include("ibcloud.monitor.urls")),
-    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/setlang/", set_language, name="set_language"),
     path("api/v1/", include("ibcloud.api_urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -24,7 +24,7 @@ def test_profile_shows_department_and_roles_and_saves_contact_details():
     page = client.get(reverse("accounts:profile"))
     html = page.content.decode()
     assert "投资银行一部" in html and "项目经理" in html
-    assert set(page.context["form"].fields) == {"name", "phone", "email", "position"}
+    assert set(page.context["form"].fields) == {"name", "phone", "email", "position", "language"}
 
     other = DepartmentFactory()
     response = client.post(

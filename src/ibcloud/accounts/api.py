@@ -92,6 +92,7 @@ class UserSerializer(serializers.ModelSerializer):
             "department",
             "department_name",
             "position",
+            "language",
             "roles",
             "is_active",
             "is_superuser",

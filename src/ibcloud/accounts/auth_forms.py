@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.core.exceptions import ValidationError
@@ -49,7 +50,11 @@ class ProfileForm(BootstrapModelForm):
 
     class Meta:
         model = User
-        fields = ["name", "phone", "email", "position"]
+        fields = ["name", "phone", "email", "position", "language"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["language"].choices = [("", _("The site's language")), *settings.LANGUAGES]
 
 
 class BootstrapPasswordChangeForm(BootstrapMixin, PasswordChangeForm):

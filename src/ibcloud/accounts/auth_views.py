@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as django_auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import check_for_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views import View
+from django.views.i18n import set_language as django_set_language
 
 from ibcloud.accounts import auth_services
 from ibcloud.accounts.auth_filters import LoginLogFilterSet
@@ -42,6 +44,43 @@ class LoginView(django_auth_views.LoginView):
         if self.request.user.must_change_password:
             return reverse("accounts:password_change")
         return super().get_success_url()
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        if self.request.user.language:  # the pages speak the person's language on any browser
+            set_language_cookie(response, self.request.user.language)
+        return response
+
+
+def set_language_cookie(response, language: str) -> None:
+    """Set the cookie Django's locale middleware reads, as its language switch does."""
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
+
+
+def set_language(request):
+    """The header's language switch (Django's), remembered on a signed-in person's account."""
+    response = django_set_language(request)
+    language = request.POST.get("language", "")
+    user = request.user
+    if (
+        request.method == "POST"
+        and user.is_authenticated
+        and language in dict(settings.LANGUAGES)
+        and check_for_language(language)
+        and user.language != language
+    ):
+        user.language = language
+        user.save(update_fields=["language"])
+    return response
 
 
 class LogoutView(django_auth_views.LogoutView):

@@ -156,6 +156,16 @@ class User(ObjectUrls, AbstractUser):
     roles = models.ManyToManyField(Role, verbose_name=_("roles"), blank=True, related_name="users")
     password_changed_at = models.DateTimeField(_("password changed at"), null=True, blank=True)
     must_change_password = models.BooleanField(_("must change password"), default=False)
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        blank=True,
+        help_text=_(
+            "The pages' language after signing in, and that of the reports and reminders sent "
+            "to you. Empty: the site's language."
+        ),
+    )
 
     objects = UserManager()
     scope_fields = DataScopeFields(department="department", owner="pk")
@@ -173,6 +183,11 @@ class User(ObjectUrls, AbstractUser):
 
     def __str__(self) -> str:
         return self.name or self.username
+
+    @property
+    def preferred_language(self) -> str:
+        """The language to speak to this person in: their own, else the site's."""
+        return self.language or settings.LANGUAGE_CODE
 
     def forget_data_reach(self) -> None:
         """Drop the cached reach, e.g. after the department tree or the roles changed."""

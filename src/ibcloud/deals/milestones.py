@@ -22,7 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from ibcloud.core.parameters import get_parameter
@@ -310,20 +310,21 @@ def send_reminders(today: datetime.date | None = None) -> int:
                 continue
             days = (milestone.due_date - today).days
             names = {"name": milestone.name, "deal": milestone.deal.name, "days": days}
-            if days:
-                title = _("Milestone “%(name)s” of %(deal)s is due in %(days)d day(s)") % names
-            else:
-                title = _("Milestone “%(name)s” of %(deal)s is due today") % names
-            notify(
-                [person],
-                title,
-                body=_("%(deal)s (%(code)s): “%(name)s” is due on %(due)s.")
-                % {
+            with translation.override(person.preferred_language):
+                if days:
+                    title = _("Milestone “%(name)s” of %(deal)s is due in %(days)d day(s)") % names
+                else:
+                    title = _("Milestone “%(name)s” of %(deal)s is due today") % names
+                body = _("%(deal)s (%(code)s): “%(name)s” is due on %(due)s.") % {
                     "deal": milestone.deal.name,
                     "code": milestone.deal.code,
                     "name": milestone.name,
                     "due": milestone.due_date,
-                },
+                }
+            notify(
+                [person],
+                title,
+                body=body,
                 url=milestone_url(milestone),
                 level="warning" if days <= 1 else "info",
                 event=REMINDER_EVENT,
@@ -408,11 +409,16 @@ def send_digests(today: datetime.date | None = None) -> int:
             url = reverse("deals:milestone_list") + f"?owner={digest.person.pk}"
         except NoReverseMatch:
             url = ""
+        with translation.override(digest.person.preferred_language):
+            title = _("Milestones: %(overdue)d overdue, %(upcoming)d due soon") % {
+                "overdue": len(digest.overdue),
+                "upcoming": len(digest.upcoming),
+            }
+            body = digest_text(digest)
         notify(
             [digest.person],
-            _("Milestones: %(overdue)d overdue, %(upcoming)d due soon")
-            % {"overdue": len(digest.overdue), "upcoming": len(digest.upcoming)},
-            body=digest_text(digest),
+            title,
+            body=body,
             url=url,
             level="warning" if digest.overdue else "info",
             event=DIGEST_EVENT,

@@ -22,7 +22,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db.models import Count, Q, QuerySet, Sum
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from pptx import Presentation
@@ -475,19 +475,23 @@ def send_weekly_report(user: Any, today: datetime.date | None = None) -> None:
         Deal.objects.restrict(user, "view"), Milestone.objects.restrict(user, "view"), today
     )
     period = summary["period"]
-    body = "\n".join(
-        [
-            weekly_text(summary),
-            "",
-            _("Excel summary: %(url)s")
-            % {"url": absolute_link(reverse("deals:deal_summary_export"))},
-            _("Report page: %(url)s") % {"url": absolute_link(reverse("deals:weekly_report"))},
-        ]
-    )
+    with translation.override(user.preferred_language):
+        body = "\n".join(
+            [
+                weekly_text(summary),
+                "",
+                _("Excel summary: %(url)s")
+                % {"url": absolute_link(reverse("deals:deal_summary_export"))},
+                _("Report page: %(url)s") % {"url": absolute_link(reverse("deals:weekly_report"))},
+            ]
+        )
+        title = _("Weekly deal report %(first)s to %(last)s") % {
+            "first": period["last_from"],
+            "last": period["last_to"],
+        }
     notify(
         [user],
-        _("Weekly deal report %(first)s to %(last)s")
-        % {"first": period["last_from"], "last": period["last_to"]},
+        title,
         body=body,
         url=reverse("deals:dashboard"),
         event=WEEKLY_EVENT,
