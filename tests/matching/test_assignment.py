@@ -84,6 +84,17 @@ def test_approving_assigns_by_the_rule_and_notifies_the_assignee(team, reviewer)
     assert match.project.name in notice.title
 
 
+def test_the_assignee_is_told_in_their_own_language_whatever_the_reviewers(team, reviewer):
+    from django.utils import translation
+
+    team["bob"].language = "en"
+    team["bob"].save()
+    AssignmentRuleFactory(target_user=team["bob"])
+    with translation.override("zh-hans"):  # the reviewer works in Chinese
+        services.approve(MatchFactory(), reviewer)
+    assert Notification.objects.get(event="matching.assigned").title.startswith("New match")
+
+
 def test_the_assignee_gets_an_email_through_the_email_channel(
     team,
     reviewer,

@@ -33,7 +33,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -253,13 +253,19 @@ def set_assignee(
 
 
 def notify_assignee(match: Match) -> None:
-    """Tell the assignee a match reached them, with a link to it."""
+    """Tell the assignee a match reached them, with a link to it, in their language."""
+    with translation.override(match.assignee.preferred_language):
+        title = _("New match for you: %(project)s ↔ %(investor)s") % {
+            "project": match.project.name,
+            "investor": match.investor.name,
+        }
+        body = _(
+            "Score %(score)s. Open the match to see why it was proposed and record progress."
+        ) % {"score": match.score}
     notify(
         [match.assignee],
-        _("New match for you: %(project)s ↔ %(investor)s")
-        % {"project": match.project.name, "investor": match.investor.name},
-        body=_("Score %(score)s. Open the match to see why it was proposed and record progress.")
-        % {"score": match.score},
+        title,
+        body=body,
         url=match.get_absolute_url(),
         event=ASSIGNED_EVENT,
     )
