@@ -7,7 +7,8 @@ import pytest
 from ibcloud.catalog import services
 from ibcloud.catalog.models import Project
 from tests.catalog.factories import raw_item
-from tests.factories import PASSWORD, CrawlSourceFactory, UserFactory
+from tests.e2e.session import login
+from tests.factories import CrawlSourceFactory, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -71,11 +72,7 @@ def test_banker_searches_the_catalog_and_reads_provenance(live_server, browser):
 
     page = browser.new_page()
     base = live_server.url
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=username]", "catalog-admin")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    login(page, base, "catalog-admin")
 
     page.goto(f"{base}/catalog/projects/")
     page.fill("input[name=q]", '"视觉质检" NOT 医疗')
@@ -115,11 +112,7 @@ def test_banker_chooses_the_columns_of_the_project_list(live_server, browser):
 
     page = browser.new_page()
     base = live_server.url
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=username]", "columns-admin")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    login(page, base, "columns-admin")
 
     page.goto(f"{base}/catalog/projects/?sort=name")
     headers = page.locator("#object-table thead th")

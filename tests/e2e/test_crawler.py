@@ -4,7 +4,8 @@ try-it preview against the demo project site, then saves it."""
 import pytest
 
 from ibcloud.crawler.models import CrawlSource
-from tests.factories import PASSWORD, UserFactory
+from tests.e2e.session import login
+from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -26,11 +27,7 @@ def test_admin_adds_a_source_with_two_fields_and_previews_it(live_server, browse
     page = browser.new_page()
     base = live_server.url
 
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=username]", "crawl-admin")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    login(page, base, "crawl-admin")
 
     page.goto(f"{base}/crawler/sources/add/")
     page.fill("#id_name", "项目汇（浏览器）")

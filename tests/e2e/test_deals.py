@@ -8,17 +8,10 @@ from ibcloud.deals import services
 from ibcloud.deals.models import Deal, DealActivity
 from ibcloud.deals.views import deal_type_choices
 from tests.deals.factories import DealFactory
-from tests.factories import PASSWORD, UserFactory
+from tests.e2e.session import login
+from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def login(page, base, username):
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url(f"{base}/")
 
 
 def test_create_a_deal_and_drag_it_to_the_next_stage(live_server, browser, system_dictionaries):

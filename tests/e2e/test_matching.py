@@ -6,18 +6,11 @@ import pytest
 from ibcloud.matching.criteria import RECOMMENDED_CRITERIA
 from ibcloud.matching.models import DryRun, Match, MatchRuleSet
 from tests.catalog.factories import InvestorFactory, ProjectFactory
-from tests.factories import PASSWORD, RoleFactory, UserFactory
+from tests.e2e.session import login
+from tests.factories import RoleFactory, UserFactory
 from tests.matching.factories import AssignmentRuleFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def login(page, base, username):
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url(f"{base}/")
 
 
 def test_rule_set_dry_run_apply_review_and_inbox(live_server, browser):

@@ -4,7 +4,8 @@ audit entry."""
 import pytest
 
 from ibcloud.accounts.models import Department, User
-from tests.factories import PASSWORD, UserFactory
+from tests.e2e.session import login
+from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -14,11 +15,7 @@ def test_admin_creates_department_and_user_and_finds_the_audit_entry(live_server
     page = browser.new_page()
     base = live_server.url
 
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=username]", "boss")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    login(page, base, "boss")
     assert page.locator("#side-menu").inner_text().count("系统管理") == 1
 
     page.goto(f"{base}/accounts/departments/add/")
