@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 
 from ibcloud.core.models import Job
@@ -52,6 +53,14 @@ def wait_until(predicate, timeout=20):
             return True
         time.sleep(0.2)
     return False
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie nobody reaped has finished)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def running_with_items(job):
@@ -119,14 +128,21 @@ def test_a_crawl_whose_worker_died_stops_and_fails(sites, allow_loopback, child_
             "-c",
             "import time, django; django.setup(); from ibcloud.crawler import runner; "
             "from ibcloud.crawler.models import CrawlJob; "
-            f"runner.spawn_crawl({job.pk}); deadline = time.monotonic() + 60\n"
+            f"print(runner.spawn_crawl({job.pk}).pid, flush=True); "
+            "deadline = time.monotonic() + 60\n"
             f"while CrawlJob.objects.get(pk={job.pk}).items < 2 and time.monotonic() < deadline:\n"
             "    time.sleep(0.2)",
         ],
         env=child_env,
+        stdout=subprocess.PIPE,
+        text=True,
     )
+    crawl_pid = int(worker.stdout.readline())
     assert worker.wait(timeout=90) == 0
     assert wait_until(lambda: CrawlJob.objects.get(pk=job.pk).is_finished, timeout=15)
+    # The orphaned crawl still writes after marking the run finished (its last statistics):
+    # the test database is emptied only after it is gone.
+    assert wait_until(lambda: not process_alive(crawl_pid), timeout=30)
     job.refresh_from_db()
     assert job.status == "failed"
     assert job.stats["finish_reason"] == "worker_lost" or "worker" in job.message
