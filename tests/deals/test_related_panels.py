@@ -48,3 +48,34 @@ def test_no_deals_panel_without_the_permission_to_see_deals(client):
     response = client.get(project.get_absolute_url())
     assert response.status_code == 200
     assert 'id="related-deals"' not in response.content.decode()
+
+
+@pytest.mark.parametrize("record", ["project", "investor"])
+def test_more_deals_than_shown_link_to_the_deal_list_of_that_record(client, record):
+    from django.urls import reverse
+
+    from ibcloud.deals.related_panels import SHOWN
+
+    mine, other = DepartmentFactory(name="并购组", code="ma"), DepartmentFactory(code="ipo")
+    banker = deal_user(mine, "banker", perms=[*CATALOG, "deals.view_deal", "deals.view_milestone"])
+    target = (
+        ProjectFactory(department=mine) if record == "project" else InvestorFactory(department=mine)
+    )
+    for n in range(SHOWN + 2):
+        deal = DealFactory(name=f"项目{n:02d}", department=mine)
+        if record == "project":
+            deal.project = target
+            deal.save()
+        else:
+            deal.investors.add(target)
+    outside = DealFactory(department=other, project=target if record == "project" else None)
+    if record == "investor":
+        outside.investors.add(target)
+    DealFactory(department=mine)  # another record's deal
+
+    client.force_login(banker)
+    html = client.get(target.get_absolute_url()).content.decode()
+    assert len(panel_rows(html)) == SHOWN
+    link = f"{reverse('deals:deal_list')}?{record}={target.pk}"
+    assert f'href="{link}"' in html
+    assert client.get(link).context["table"].paginator.count == SHOWN + 2

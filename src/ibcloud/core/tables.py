@@ -137,7 +137,7 @@ def save_table_config(user: Any, key: str, columns: list[str]) -> TableConfig:
     unknown = [name for name in columns if name not in optional]
     if unknown:
         raise ValidationError(
-            gettext("The table has no column %(names)s.") % {"names": ", ".join(unknown)},
+            gettext("The table has no column %(names)s.") % {"names": ", ".join(unknown[:5])},
             code="unknown_column",
         )
     chosen = list(dict.fromkeys(columns))

@@ -94,6 +94,14 @@ class DealFilterSet(django_filters.FilterSet):
     tag = django_filters.ModelChoiceFilter(
         label=_("tag"), field_name="tags", queryset=Tag.objects.all()
     )
+    # One project's or investor's deals, reached by links (its page's deals panel): kept across
+    # the form's other filters without a box of their own.
+    project = django_filters.NumberFilter(
+        label=_("project"), field_name="project_id", widget=forms.HiddenInput
+    )
+    investor = django_filters.NumberFilter(
+        label=_("investor"), method="filter_investor", widget=forms.HiddenInput
+    )
 
     class Meta:
         model = Deal
@@ -106,6 +114,11 @@ class DealFilterSet(django_filters.FilterSet):
         return queryset.filter(
             Q(name__icontains=value) | Q(code__icontains=value) | Q(client__icontains=value)
         )
+
+    def filter_investor(self, queryset: QuerySet, name: str, value: int) -> QuerySet:
+        if value is None:
+            return queryset
+        return queryset.filter(investors=value).distinct()
 
     def filter_industry(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         """A section (letter) takes itself and its divisions; a division (two digits) itself."""

@@ -37,6 +37,9 @@ def matches_panel(user: Any, record: Any, field: str, counterpart: str) -> dict 
             }
             for match in rows[:SHOWN]
         ],
+        "title": _("Matches"),
+        "empty_text": _("No matches yet."),
+        "all_label": _("All matches"),
         "all_url": f"{reverse('matching:match_list')}?{field}={record.pk}",
     }
 
