@@ -89,3 +89,34 @@ def test_reminders_digests_and_reports_speak_the_recipients_language(settings):
     reminder, digest, report = titles(chinese)
     assert "Milestone" not in reminder and "里程碑" in reminder
     assert "Weekly" not in report
+
+
+def test_the_pages_speak_chinese_whatever_the_browsers_language():
+    """The UI is Chinese until a person picks English: an English browser does not decide."""
+    english_browser = Client(HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert 'lang="zh-hans"' in english_browser.get(reverse("accounts:login")).content.decode()
+    user = UserFactory()
+    english_browser.force_login(user)
+    assert 'lang="zh-hans"' in english_browser.get("/").content.decode()
+    # The person's own choice decides, even once the switch's cookie is gone (a browser restart
+    # ends that cookie, not the session).
+    user.language = "en"
+    user.save(update_fields=["language"])
+    chinese_browser = Client(HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9")
+    chinese_browser.force_login(user)
+    assert 'lang="en"' in chinese_browser.get("/").content.decode()
+    # Before signing in, the login page's switch (its cookie) decides.
+    anonymous = Client(HTTP_ACCEPT_LANGUAGE="zh-CN")
+    anonymous.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    assert 'lang="en"' in anonymous.get(reverse("accounts:login")).content.decode()
+
+
+def test_api_clients_may_ask_for_a_language():
+    """An API client has no switch: its Accept-Language chooses the language of the errors."""
+    url = "/api/v1/catalog/projects/"
+    english = Client(HTTP_ACCEPT_LANGUAGE="en").get(url)
+    chinese = Client().get(url)
+    assert english.status_code == chinese.status_code == 401
+    assert english.json() != chinese.json()
+    assert english.headers["Content-Language"] == "en"
+    assert chinese.headers["Content-Language"] == "zh-hans"
