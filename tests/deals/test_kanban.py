@@ -15,6 +15,7 @@ from django.utils import timezone
 from ibcloud.audit.models import AuditEntry
 from ibcloud.deals import services, views
 from ibcloud.deals.models import Deal, DealActivity
+from tests.catalog.factories import ProjectFactory
 from tests.deals.factories import DealFactory, MilestoneFactory, deal_user
 from tests.factories import DepartmentFactory
 
@@ -124,3 +125,18 @@ def test_a_viewer_sees_cards_they_cannot_drag(client, banker, dept):
     html = client.get(reverse("deals:deal_kanban")).content.decode()
     assert f'data-deal="{deal.pk}"' in html
     assert reverse("deals:deal_move", args=[deal.pk]) not in html
+
+
+def test_the_hidden_record_filters_carry_over_without_a_label(client, banker):
+    """The list's links from a project or investor page pass ``project`` / ``investor``: the
+    kanban keeps them as hidden fields, with no empty labelled box in its filter bar."""
+    mine = DealFactory(
+        name="甲IPO", lead=banker, project=ProjectFactory(department=banker.department)
+    )
+    DealFactory(name="乙IPO", lead=banker)
+    client.force_login(banker)
+    response = client.get(reverse("deals:deal_kanban"), {"project": mine.project_id})
+    html = response.content.decode()
+    assert "甲IPO" in html and "乙IPO" not in html
+    assert f'type="hidden" name="project" value="{mine.project_id}"' in html
+    assert 'for="id_project"' not in html and 'for="id_investor"' not in html
