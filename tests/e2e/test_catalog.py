@@ -117,6 +117,10 @@ def test_banker_chooses_the_columns_of_the_project_list(live_server, browser):
     page.goto(f"{base}/catalog/projects/?sort=name")
     headers = page.locator("#object-table thead th")
     assert "工商全称" in headers.all_inner_texts()
+    # On a wide screen the list uses the width (a page body is capped at 1320 px elsewhere).
+    page.set_viewport_size({"width": 1920, "height": 900})
+    assert page.locator(".page-body > .container-xl").bounding_box()["width"] > 1320
+    page.set_viewport_size({"width": 1400, "height": 900})
     page.click("#columns-button")
     page.wait_for_selector("#columns-modal.show")
     page.uncheck("#columns-modal [data-column=full_name] input")
