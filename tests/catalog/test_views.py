@@ -115,6 +115,19 @@ def test_project_list_shows_banker_readable_columns(banker, client):
     assert 'id="id_q"' in html  # the keyword box
 
 
+def test_an_investors_long_preference_list_stays_on_one_clipped_line(banker, client):
+    """Ten preferred industries must not push the other columns off the screen: the cell is cut
+    at the column's width and the whole list is in its title."""
+    InvestorFactory(
+        name="多元资本",
+        preferred_industries=["65", "64", "27", "35", "38", "39", "40", "44", "52", "86"],
+    )
+    html = client.get(reverse("catalog:investor_list")).content.decode()
+    cell = re.search(r'<span class="cell-clip" title="([^"]+)">', html)
+    assert cell is not None
+    assert "I65 软件和信息技术服务业" in cell.group(1) and "R86 新闻和出版业" in cell.group(1)
+
+
 def test_empty_list_says_so(banker, client):
     response = client.get(reverse("catalog:project_list"))
     table = response.context["table"]

@@ -64,6 +64,14 @@ def _hidden(verbose_name, accessor=None, **kwargs) -> tables.Column:
     )
 
 
+def clipped(text: str) -> str:
+    """A long list in one line, cut at the column's width; the whole text shows on hover (a
+    list of ten industries pushed the rest of the investor list off the screen)."""
+    if not text:
+        return "—"
+    return format_html('<span class="cell-clip" title="{}">{}</span>', text, text)
+
+
 class TagsColumn(tables.Column):
     """Tag names as badges; the export gets them comma-separated."""
 
@@ -186,9 +194,7 @@ class InvestorTable(CatalogTable):
     region = tables.Column(
         accessor="province_code", verbose_name=_("Region"), order_by=("province_code", "city_code")
     )
-    preferred_industries = tables.Column(
-        verbose_name=_("Preferred industries"), orderable=False, attrs={"td": {"class": "small"}}
-    )
+    preferred_industries = tables.Column(verbose_name=_("Preferred industries"), orderable=False)
     preferred_rounds = tables.Column(verbose_name=_("Preferred rounds"), orderable=False)
     ticket = tables.Column(
         accessor="ticket_min",
@@ -260,13 +266,13 @@ class InvestorTable(CatalogTable):
         return format_region(record.province, record.city)
 
     def render_preferred_industries(self, value):
-        return "、".join(industry_label(code) for code in value or []) or "—"
+        return clipped("、".join(industry_label(code) for code in value or []))
 
     def value_preferred_industries(self, value):
         return "、".join(industry_label(code) for code in value or [])
 
     def render_preferred_rounds(self, value):
-        return "、".join(round_label(code) for code in value or []) or "—"
+        return clipped("、".join(round_label(code) for code in value or []))
 
     def value_preferred_rounds(self, value):
         return "、".join(round_label(code) for code in value or [])
