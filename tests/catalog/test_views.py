@@ -392,6 +392,7 @@ def test_project_detail_shows_profile_rounds_financials_and_provenance(banker, c
     project.financials.create(year=2025, revenue=120_000_000, net_profit=-3_000_000)
     html = client.get(project.get_absolute_url()).content.decode()
     assert "深圳市云图智能科技有限公司" in html
+    assert "首次发现" in html and "最近发现" in html  # when the sources first and last listed it
     assert "1.2亿" in html and "-300万" in html
     assert investor.get_absolute_url() in html and "某天使人" in html
     provenance = html[html.index('id="provenance"') :]
