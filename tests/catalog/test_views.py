@@ -685,3 +685,9 @@ def test_publication_dates_bound_whole_local_days(banker, client):
     assert names(client.get(url, {"published_before": "2026-03-01"})) == ["一日深夜"]
     both = {"published_after": "0001-01-01", "published_before": "9999-12-31"}
     assert sorted(names(client.get(url, both))) == sorted(["一日深夜", "二日凌晨"])
+
+
+def test_a_funding_round_is_named_by_its_rounds_label():
+    """The operation log names records by their text: a round reads "A+", not its code."""
+    funding_round = FundingRoundFactory(project=ProjectFactory(name="燧人智能"), round="a_plus")
+    assert str(funding_round) == "燧人智能 · A+"

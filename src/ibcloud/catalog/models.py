@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from ibcloud.core import dictionaries
 from ibcloud.core.models import ObjectUrls, ScopedModel, TimeStampedModel
 from ibcloud.core.scoping import GLOBAL, DataScopeFields, RestrictedQuerySet
 from ibcloud.crawler.models import RawItem
@@ -205,7 +206,9 @@ class FundingRound(TimeStampedModel):
         verbose_name_plural = _("funding rounds")
 
     def __str__(self) -> str:
-        return f"{self.project} · {self.round}"
+        # The round's label ("A+", "种子"), as the pages show it: the operation log names
+        # records by their __str__.
+        return f"{self.project} · {dictionaries.label('financing_round', self.round)}"
 
 
 class ProjectFinancial(TimeStampedModel):
