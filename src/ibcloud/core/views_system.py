@@ -181,6 +181,19 @@ class DictItemMoveView(PermissionRequiredView):
 # --- Parameters -----------------------------------------------------------------------------------
 
 
+def parameter_kind_label(kind: type) -> str:
+    """What a parameter holds, in words ("int" means nothing to an administrator)."""
+    labels = {int: _("Whole number"), float: _("Number"), bool: _("Yes / no"), str: _("Text")}
+    return labels.get(kind, kind.__name__)
+
+
+def parameter_value_text(value) -> str:
+    """A parameter's value as the page shows it: yes/no for switches."""
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    return "" if value is None else str(value)
+
+
 def parameter_rows() -> list[dict]:
     """Every declared parameter with its current value and whether an admin overrode it."""
     stored = {row.key: row for row in Parameter.objects.all()}
@@ -190,8 +203,9 @@ def parameter_rows() -> list[dict]:
         rows.append(
             {
                 "definition": spec,
-                "kind": spec.kind.__name__,
-                "value": parameters.get_parameter(spec.key),
+                "kind": parameter_kind_label(spec.kind),
+                "value": parameter_value_text(parameters.get_parameter(spec.key)),
+                "default": parameter_value_text(spec.default),
                 "overridden": row is not None,
                 "updated_at": row.updated_at if row is not None else None,
             }
