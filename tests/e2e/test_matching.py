@@ -76,6 +76,10 @@ def test_rule_set_dry_run_apply_review_and_inbox(live_server, browser):
     rows = page.locator("table tbody tr")
     assert rows.count() == 1
     assert "云图智能" in rows.first.inner_text()
+    # The row's buttons stay on screen (pinned right) even when the columns are wider.
+    page.set_viewport_size({"width": 1024, "height": 900})
+    approve = page.locator("[data-approve]").first.bounding_box()
+    assert approve["x"] + approve["width"] <= 1024
     page.click("[data-approve]")
     page.wait_for_load_state()
     browser.close()

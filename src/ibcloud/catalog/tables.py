@@ -22,7 +22,7 @@ from ibcloud.catalog.templatetags.catalog_format import (
     investor_type_label,
     round_label,
 )
-from ibcloud.core.tables import ActionsColumn, BaseTable, SelectColumn
+from ibcloud.core.tables import ActionsColumn, BaseTable, SelectColumn, clipped
 
 
 class ListPaginator(Paginator):
@@ -62,14 +62,6 @@ def _hidden(verbose_name, accessor=None, **kwargs) -> tables.Column:
     return tables.Column(
         verbose_name=verbose_name, accessor=accessor, visible=False, orderable=False, **kwargs
     )
-
-
-def clipped(text: str) -> str:
-    """A long list in one line, cut at the column's width; the whole text shows on hover (a
-    list of ten industries pushed the rest of the investor list off the screen)."""
-    if not text:
-        return "—"
-    return format_html('<span class="cell-clip" title="{}">{}</span>', text, text)
 
 
 class TagsColumn(tables.Column):

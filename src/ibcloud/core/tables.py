@@ -13,6 +13,7 @@ from typing import Any
 
 import django_tables2 as tables
 from django.core.exceptions import ValidationError
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -64,7 +65,23 @@ class ActionsColumn(tables.TemplateColumn):
         kwargs.setdefault("orderable", False)
         kwargs.setdefault("exclude_from_export", True)
         kwargs.setdefault("template_name", "core/includes/row_actions.html")
+        # Pinned to the right edge (ibcloud.css): a wide table scrolls under it, so a row's
+        # actions are on screen whatever the columns a person shows.
+        kwargs.setdefault("attrs", {"th": {"class": "col-actions"}, "td": {"class": "col-actions"}})
         super().__init__(**kwargs)
+
+
+def clipped(text: str, rem: int | None = None) -> str:
+    """Long cell text on one line, cut with an ellipsis at the column's width (18rem, or
+    ``rem``); the whole text shows on hover. Keeps a list's last columns and row actions on the
+    screen when one cell is long (an investor's ten preferred industries, a match's reasons)."""
+    if not text:
+        return "—"
+    if rem is None:
+        return format_html('<span class="cell-clip" title="{}">{}</span>', text, text)
+    return format_html(
+        '<span class="cell-clip" style="max-width: {}rem" title="{}">{}</span>', rem, text, text
+    )
 
 
 def table_key(table_class: type[tables.Table]) -> str:

@@ -10,7 +10,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from ibcloud.catalog.templatetags.catalog_format import format_region, industry_label
-from ibcloud.core.tables import ActionsColumn, BaseTable, SelectColumn
+from ibcloud.core.tables import ActionsColumn, BaseTable, SelectColumn, clipped
 from ibcloud.matching.models import AssignmentRule, Match
 
 
@@ -103,20 +103,17 @@ class ReviewTable(MatchColumnsMixin, BaseTable):
             "actions",
         )
 
+    # The row's approve / reject buttons must stay on a 1440 px screen: long cells are cut to
+    # one line (the whole text on hover; the match page has all the reasons).
+
     def render_rule_set(self, record):
-        return record.rule_set.name if record.rule_set else _("Manual")
+        return clipped(str(record.rule_set.name if record.rule_set else _("Manual")), rem=8)
+
+    def render_industry(self, record):
+        return clipped(super().render_industry(record), rem=11)
 
     def render_explanation(self, record):
-        text = explanation_summary(record.explanation)
-        if not text:
-            return "—"
-        # One line, cut to the column; the whole explanation shows on hover and on the match page.
-        return format_html(
-            '<span class="d-inline-block text-truncate" style="max-width: 24rem" title="{}">{}'
-            "</span>",
-            text,
-            text,
-        )
+        return clipped(explanation_summary(record.explanation), rem=12)
 
     def value_explanation(self, record):
         return explanation_summary(record.explanation)
