@@ -4,6 +4,7 @@ The suite runs in parallel (pytest-xdist, ``-n auto`` from ``bootstrap.py test``
 its own data directory and queue prefix, so workers share no file, queue or cache key.
 """
 
+import importlib
 from dataclasses import dataclass
 
 import pytest
@@ -28,6 +29,42 @@ def pytest_xdist_setupnodes(config, specs):
     for spec in specs:
         spec.env["IBCLOUD_DATA_DIR"] = str(django_settings.DATA_DIR / f"xdist-{spec.id}")
         spec.env["IBCLOUD_QUEUE_PREFIX"] = f"{django_settings.IBCLOUD_QUEUE_PREFIX}-{spec.id}"
+
+
+#: the data migrations whose rows every installation starts with (built-in dictionaries,
+#: normalization rules, milestone templates)
+SEED_MIGRATIONS = (
+    "ibcloud.core.migrations.0002_seed_dictionaries",
+    "ibcloud.catalog.migrations.0002_seed_normalization_rules",
+    "ibcloud.deals.migrations.0002_milestone_templates",
+)
+
+
+def _empties_the_database(item: pytest.Item) -> bool:
+    """Whether the test runs outside a transaction, so its teardown empties every table."""
+    marker = item.get_closest_marker("django_db")
+    if marker is not None and marker.kwargs.get("transaction"):
+        return True
+    fixtures = set(getattr(item, "fixturenames", ()))
+    return bool(fixtures & {"transactional_db", "live_server", "django_db_reset_sequences"})
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Put the migrations' seed rows back after a test that emptied the database.
+
+    pytest-django runs such tests after the others, but xdist's work stealing hands a worker
+    tests in any order: a test that ran after one on the same worker found no dictionaries (the
+    industry and round filters refused every value).
+    """
+    yield
+    if _empties_the_database(item):
+        from django.apps import apps
+        from pytest_django.plugin import blocking_manager_key
+
+        with item.config.stash[blocking_manager_key].unblock():
+            for module in SEED_MIGRATIONS:
+                importlib.import_module(module).seed(apps, None)
 
 
 @pytest.fixture(autouse=True)
