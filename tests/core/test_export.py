@@ -38,3 +38,12 @@ def test_api_export_honours_ordering(api, admin_user):
     lines = response.content.decode("utf-8-sig").splitlines()
     names = [line.split(",")[0] for line in lines[1:]]
     assert names.index("zed") < names.index("amy")
+
+
+def test_cells_drop_exactly_what_openpyxl_refuses():
+    """The cleaning regex is openpyxl's own set (kept here so importing exports stays light)."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    from ibcloud.core import export
+
+    assert export.ILLEGAL_CHARACTERS_RE.pattern == ILLEGAL_CHARACTERS_RE.pattern

@@ -27,9 +27,11 @@ import re
 import threading
 import unicodedata
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import jieba
-import rjieba
+if TYPE_CHECKING:  # loaded on first use: a process that never segments text skips them
+    import jieba
+    import rjieba
 
 #: Industry, technology and finance words jieba's dictionary lacks or would cut into pieces.
 #: Changing this list changes how text is cut: re-build ``search_text`` afterwards.
@@ -66,6 +68,8 @@ def _jieba() -> jieba.Tokenizer:
     """The process's own jieba tokenizer, loaded once (jieba ships its dictionary)."""
     global _tokenizer
     if _tokenizer is None:
+        import jieba
+
         with _lock:
             if _tokenizer is None:
                 # jieba logs the dictionary loading at DEBUG/INFO on its own logger
@@ -96,6 +100,8 @@ def _rjieba() -> rjieba.Jieba:
     jieba's dictionary, plus :data:`DOMAIN_WORDS` at the frequencies jieba gave them."""
     global _cutter
     if _cutter is None:
+        import rjieba
+
         tokenizer = _jieba()  # outside the lock, which it takes itself
         with _lock:
             if _cutter is None:

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from ibcloud.core.signals import record_sensitive_action
 
 # Excel and LibreOffice run cells that start with these as formulas; crawled text could.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 MAX_ROWS = 200_000
+#: the control characters an xlsx cell cannot hold (openpyxl's ``ILLEGAL_CHARACTERS_RE``; openpyxl
+#: itself is imported only where a workbook is written: it takes a second to load on a slow host,
+#: and every process, crawl runs and workers included, loads this module)
+ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 
 
 def safe_cell(value: Any) -> Any:
@@ -53,6 +56,8 @@ def export_queryset(request, queryset: QuerySet, table_class, file_format: str) 
             "\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8"
         )
     else:
+        from openpyxl import Workbook
+
         workbook = Workbook(write_only=True)
         sheet = workbook.create_sheet(str(model._meta.verbose_name_plural)[:31])
         for row in rows:

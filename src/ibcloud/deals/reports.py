@@ -24,11 +24,6 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from openpyxl import Workbook
-from pptx import Presentation
-from pptx.chart.data import CategoryChartData
-from pptx.enum.chart import XL_CHART_TYPE, XL_LEGEND_POSITION
-from pptx.util import Inches, Pt
 
 from ibcloud.catalog.charts import industry_labels
 from ibcloud.core import dictionaries
@@ -165,6 +160,8 @@ def _stage_order(keys: list[tuple[str, str]]) -> list[dict]:
 
 def summary_workbook(deals: QuerySet) -> tuple[bytes, int]:
     """The xlsx of ``deals`` (already scoped and filtered) and how many deal rows it holds."""
+    from openpyxl import Workbook  # see dashboard_deck
+
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(_("Deals")[:31])
     sheet.append(summary_header())
@@ -203,6 +200,8 @@ def deck_charts(figures: dict) -> list[dict]:
     """The charts of the deck, each ``{"key", "title", "kind", "categories", "series"}`` with
     ``series`` as ``[(name, values)]``: taken straight from the dashboard's figures, so the
     deck's data equal the page's (the tests read the file back and compare)."""
+    from pptx.enum.chart import XL_CHART_TYPE  # see dashboard_deck
+
     month = figures["per_month"]
     heat = figures["milestones_heatmap"]
     heat_series = []
@@ -254,6 +253,14 @@ def _title(slide, text: str) -> None:
 def dashboard_deck(figures: dict, scope: str, generated_at: datetime.datetime | None = None):
     """A PPTX (bytes) of ``figures``: a title slide naming ``scope`` and the date range, the KPI
     table, then one slide per chart with a native chart (an empty chart gets a note instead)."""
+    # python-pptx and openpyxl load in a second on a slow host; importing them where a file is
+    # built keeps every process start light (Django loads this module in every crawl run and
+    # worker, which never build one).
+    from pptx import Presentation
+    from pptx.chart.data import CategoryChartData
+    from pptx.enum.chart import XL_CHART_TYPE, XL_LEGEND_POSITION
+    from pptx.util import Inches, Pt
+
     generated_at = timezone.localtime(generated_at or timezone.now())
     deck = Presentation()
     deck.slide_width, deck.slide_height = Inches(13.333), Inches(7.5)
