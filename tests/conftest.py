@@ -58,7 +58,8 @@ def pytest_runtest_teardown(item, nextitem):
     industry and round filters refused every value).
     """
     yield
-    if _empties_the_database(item):
+    # After a worker's last test the test database itself is gone (nextitem None).
+    if nextitem is not None and _empties_the_database(item):
         from django.apps import apps
         from pytest_django.plugin import blocking_manager_key
 
