@@ -5,6 +5,7 @@ its own data directory and queue prefix, so workers share no file, queue or cach
 """
 
 import importlib
+import os
 from dataclasses import dataclass
 
 import pytest
@@ -47,6 +48,37 @@ def _empties_the_database(item: pytest.Item) -> bool:
         return True
     fixtures = set(getattr(item, "fixturenames", ()))
     return bool(fixtures & {"transactional_db", "live_server", "django_db_reset_sequences"})
+
+
+#: tests that reach the configured database or job queue without a database fixture: they start
+#: workers, crawl processes or servers that connect to it themselves
+BACKEND_MODULES = (
+    "tests/core/test_worker.py",
+    "tests/core/test_settings.py",
+    "tests/crawler/test_worker_crash.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """With ``IBCLOUD_DATABASE_TESTS_ONLY`` set (CI's PostgreSQL + Redis pass), keep only the tests
+    that reach the database or the job queue: the others (pure functions, page parsing, scripts
+    that build their own installation) already ran in the SQLite pass and would run the same."""
+    if not os.environ.get("IBCLOUD_DATABASE_TESTS_ONLY"):
+        return
+    kept, skipped = [], []
+    for item in items:
+        reaches = _reaches_the_database(item) or item.nodeid.startswith(BACKEND_MODULES)
+        (kept if reaches else skipped).append(item)
+    if skipped:
+        config.hook.pytest_deselected(items=skipped)
+        items[:] = kept
+
+
+def _reaches_the_database(item: pytest.Item) -> bool:
+    if item.get_closest_marker("django_db") is not None:
+        return True
+    fixtures = set(getattr(item, "fixturenames", ()))
+    return bool(fixtures & {"db", "transactional_db", "django_db_reset_sequences", "live_server"})
 
 
 @pytest.hookimpl(hookwrapper=True)
