@@ -41,13 +41,16 @@ SEED_MIGRATIONS = (
 )
 
 
+#: database fixtures whose tests run outside a transaction (their teardown empties every table)
+EMPTYING_FIXTURES = {"transactional_db", "live_server", "django_db_reset_sequences"}
+
+
 def _empties_the_database(item: pytest.Item) -> bool:
     """Whether the test runs outside a transaction, so its teardown empties every table."""
     marker = item.get_closest_marker("django_db")
     if marker is not None and marker.kwargs.get("transaction"):
         return True
-    fixtures = set(getattr(item, "fixturenames", ()))
-    return bool(fixtures & {"transactional_db", "live_server", "django_db_reset_sequences"})
+    return bool(set(getattr(item, "fixturenames", ())) & EMPTYING_FIXTURES)
 
 
 #: tests that reach the configured database or job queue without a database fixture: they start
@@ -77,8 +80,7 @@ def pytest_collection_modifyitems(config, items):
 def _reaches_the_database(item: pytest.Item) -> bool:
     if item.get_closest_marker("django_db") is not None:
         return True
-    fixtures = set(getattr(item, "fixturenames", ()))
-    return bool(fixtures & {"db", "transactional_db", "django_db_reset_sequences", "live_server"})
+    return bool(set(getattr(item, "fixturenames", ())) & ({"db"} | EMPTYING_FIXTURES))
 
 
 @pytest.hookimpl(hookwrapper=True)
