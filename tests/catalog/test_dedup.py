@@ -15,6 +15,13 @@ def test_registered_name_variants_share_a_key():
     assert key("深圳市云图智能科技有限公司") == key("云图智能科技（深圳）有限公司")
 
 
+def test_cities_without_districts_lead_names_like_other_cities():
+    # 东莞, 中山 and 儋州 list themselves as their only county; they are still cities
+    assert key("东莞弘毅医疗器械有限公司") == key("弘毅医疗器械（东莞）有限公司") == "弘毅医疗器械"
+    assert key("中山华宇科技有限公司") == key("华宇科技（中山）有限公司")
+    assert key("儋州椰风科技有限公司") == key("椰风科技（儋州）有限公司")
+
+
 def test_same_name_key_and_region_is_the_same_company():
     existing = Candidate(1, (key("深圳市云图智能科技有限公司"),), SZ, SZ_CITY)
     decision = decide(Probe((key("云图智能科技（深圳）有限公司"),), SZ, SZ_CITY), [existing])

@@ -166,6 +166,33 @@ def test_a_listing_naming_two_records_joins_the_older_whatever_the_batches(sourc
     assert groups() == in_one_batch
 
 
+def test_a_record_is_matched_by_the_names_it_holds_whatever_the_batches(sources):
+    """A name that lost to a more trusted source's no longer finds the record, whether the
+    listings come in one batch or one by one (a batch used to remember the lost name)."""
+    kr, pedaily, exchange = sources
+    full_name = "深圳市云图智能科技有限公司"
+    lost = raw_item(exchange, {"name": "云图视觉", "full_name": full_name, "location": "深圳"})
+    winner = raw_item(kr, {"name": "云图智能", "full_name": full_name, "location": "广东·深圳"})
+    later = raw_item(pedaily, {"name": "云图视觉", "location": "深圳"})
+
+    def groups():
+        return sorted(
+            sorted(Ingestion.objects.filter(project_id=pid).values_list("raw_item_id", flat=True))
+            for pid in Project.objects.values_list("id", flat=True)
+        )
+
+    services.ingest_pending()
+    in_one_batch = groups()
+    Project.objects.all().delete()
+    Ingestion.objects.all().delete()
+    RawItem.objects.update(processed_at=None)
+    for item in (lost, winner, later):
+        services.ingest_raw_items([item])
+
+    assert in_one_batch == [[lost.pk, winner.pk], [later.pk]]
+    assert groups() == in_one_batch
+
+
 def test_similar_names_of_different_companies_stay_apart(sources):
     kr, pedaily, _ = sources
     raw_item(kr, {"name": "云图智能", "location": "深圳", "round": "A轮"})

@@ -65,7 +65,9 @@ from ibcloud.crawler.models import CrawlSource, RawItem
 logger = logging.getLogger(__name__)
 
 #: raw items per batch (one transaction, one round of bulk writes)
-BATCH_SIZE = 1000
+BATCH_SIZE = 5000
+#: the first batch of a run (see :func:`batch_sizes`)
+FIRST_BATCH_SIZE = 1000
 #: pending raw items from which the pure stage runs in a process pool
 POOL_THRESHOLD = 5000
 #: ids a batch takes from a PostgreSQL sequence at a time for the records it creates
@@ -250,11 +252,14 @@ class Run:
                 pieces.append(segmented)
         return " ".join(pieces)
 
-    def remember_segmented(self, prepared: Iterable[Prepared]) -> None:
+    def remember_prepared(self, prepared: Iterable[Prepared]) -> None:
+        """Keep what the workers computed that the writer would otherwise compute again: the
+        segmented texts and the names' keys."""
         if len(self.segmented) > TEXT_CACHE_LIMIT:
             self.segmented.clear()
         for item in prepared:
             self.segmented.update(item.segmented)
+            merge.remember_name_keys(item.name_keys)
 
     def tag_ids(self, names: Iterable[str]) -> dict[str, int]:
         wanted = {name[:50] for name in names if name}
@@ -317,7 +322,6 @@ class _Batch:
         self._existing()
         self._duplicates()
         self._dedup()
-        self._apply()
         self._write()
         self.run_state.report.add(self.report)
         return self.report
@@ -397,67 +401,65 @@ class _Batch:
                     if dedup.compare(probe, candidate) is not None:
                         wanted.add(candidate.id)
             self._fetch(item_type, wanted)
-            in_batch: dict[str, tuple[str, int]] = {}
+            in_batch: dict[str, tuple[int, int]] = {}
             for w in works:
                 if w.prepared.reason_code:
                     self._quarantine(w)
                     continue
-                content_hash = w.row["content_hash"]
-                linked_id = self._linked_id(w)
-                if linked_id is not None and (item_type, linked_id) in self.entities:
-                    w.entity = self.entities[(item_type, linked_id)]
-                    w.outcome = w.existing.outcome
-                    w.reason = w.existing.reason
-                    w.reason_code = ""
-                    continue
-                earlier = duplicate_of.get((item_type, content_hash))
-                if earlier and (item_type, earlier[0]) in self.entities:
-                    w.entity = self.entities[(item_type, earlier[0])]
-                    w.outcome = Outcome.DUPLICATE
-                    w.reason = f"same content as raw item #{earlier[1]}"
-                    continue
-                if content_hash in in_batch:
-                    key, raw_item_id = in_batch[content_hash]
-                    w.entity = self.entities[(item_type, key)]
-                    w.outcome = Outcome.DUPLICATE
-                    w.reason = f"same content as raw item #{raw_item_id}"
-                    continue
-                decision = index.find(probes[id(w)])
-                target = decision.candidate_id
-                if target is not None and (item_type, target) not in self.entities:
-                    self._fetch(item_type, {target})
-                if target is not None and (item_type, target) in self.entities:
-                    w.entity = self.entities[(item_type, target)]
-                    w.outcome = Outcome.MERGED
-                    w.reason = decision.reason
-                else:
-                    if target is not None:  # deleted since it was indexed
-                        index.remove(target)
-                    w.entity = self._new_entity(item_type, w)
-                    w.outcome = Outcome.CREATED
-                    w.reason = decision.reason if decision.code == "ambiguous" else ""
-                in_batch[content_hash] = (w.entity.pk, w.row["id"])
-                # later records of this batch must see this one as it now stands
-                index.add(self._candidate_now(item_type, w.entity, probes[id(w)]))
+                self._decide(w, index, probes[id(w)], duplicate_of, in_batch)
+                self._apply(w)
+                # Later records see this one as it now stands, as they would in a later batch:
+                # the decisions do not depend on where the batches begin and end.
+                index.add(candidate_of(w.entity, item_type))
+
+    def _decide(
+        self,
+        w: _Work,
+        index: dedup.CandidateIndex,
+        probe: dedup.Probe,
+        duplicate_of: dict[tuple[str, str], tuple[int, int]],
+        in_batch: dict[str, tuple[int, int]],
+    ) -> None:
+        """Which record ``w`` goes to (``w.entity``, a new one if none), and why."""
+        item_type = w.prepared.item_type
+        content_hash = w.row["content_hash"]
+        linked_id = self._linked_id(w)
+        if linked_id is not None and (item_type, linked_id) in self.entities:
+            w.entity = self.entities[(item_type, linked_id)]
+            w.outcome = w.existing.outcome
+            w.reason = w.existing.reason
+            w.reason_code = ""
+            return
+        earlier = duplicate_of.get((item_type, content_hash))
+        if earlier and (item_type, earlier[0]) in self.entities:
+            w.entity = self.entities[(item_type, earlier[0])]
+            w.outcome = Outcome.DUPLICATE
+            w.reason = f"same content as raw item #{earlier[1]}"
+            return
+        if content_hash in in_batch:
+            key, raw_item_id = in_batch[content_hash]
+            w.entity = self.entities[(item_type, key)]
+            w.outcome = Outcome.DUPLICATE
+            w.reason = f"same content as raw item #{raw_item_id}"
+            return
+        decision = index.find(probe)
+        target = decision.candidate_id
+        if target is not None and (item_type, target) not in self.entities:
+            self._fetch(item_type, {target})
+        if target is not None and (item_type, target) in self.entities:
+            w.entity = self.entities[(item_type, target)]
+            w.outcome = Outcome.MERGED
+            w.reason = decision.reason
+        else:
+            if target is not None:  # deleted since it was indexed
+                index.remove(target)
+            w.entity = self._new_entity(item_type, w)
+            w.outcome = Outcome.CREATED
+            w.reason = decision.reason if decision.code == "ambiguous" else ""
+        in_batch[content_hash] = (w.entity.pk, w.row["id"])
 
     def _probe(self, w: _Work) -> dedup.Probe:
         return dedup.Probe(w.prepared.keys, *w.prepared.region)
-
-    def _candidate_now(self, item_type: str, entity: Any, probe: dedup.Probe) -> dedup.Candidate:
-        index = self.run_state.indexes[item_type]
-        key = entity.pk
-        old = index.candidates.get(key)
-        keys = list(old.keys) if old else []
-        for k in probe.keys:
-            if k not in keys:
-                keys.append(k)
-        return dedup.Candidate(
-            key,
-            tuple(keys),
-            (old.province_code if old and old.province_code else probe.province_code),
-            (old.city_code if old and old.city_code else probe.city_code),
-            (old.credit_code if old and old.credit_code else probe.credit_code),
-        )
 
     def _fetch(self, item_type: str, ids: set[int]) -> None:
         ids = {i for i in ids if i is not None and (item_type, i) not in self.entities}
@@ -510,45 +512,41 @@ class _Batch:
             w.prepared.published,
         )
 
-    def _apply(self) -> None:
-        for w in self.work:
-            if w.entity is None:
-                continue
-            prepared = w.prepared
-            item_type = prepared.item_type
-            entity = w.entity
-            key = (item_type, entity.pk)
-            columns = self._without_taken_credit_code(item_type, entity, prepared)
-            old_names = (entity.name, entity.full_name)
-            changed = merge.apply_values(
-                entity, item_type, {}, self._provenance(w), columns=columns
+    def _apply(self, w: _Work) -> None:
+        """The conflict policy: ``w``'s values into its record (in memory; written later)."""
+        prepared = w.prepared
+        item_type = prepared.item_type
+        entity = w.entity
+        key = (item_type, entity.pk)
+        columns = self._without_taken_credit_code(item_type, entity, prepared)
+        old_names = (entity.name, entity.full_name)
+        changed = merge.apply_values(entity, item_type, {}, self._provenance(w), columns=columns)
+        fetched = w.row["fetched_at"]
+        if entity.first_seen_at is None or fetched < entity.first_seen_at:
+            entity.first_seen_at = fetched
+            changed.add("first_seen_at")
+        if entity.last_seen_at is None or fetched > entity.last_seen_at:
+            entity.last_seen_at = fetched
+            changed.add("last_seen_at")
+        if item_type == "investor":
+            aliases = merge.merged_aliases(
+                entity.aliases or [],
+                [old_names[0], *prepared.seen_names],
+                (entity.name, entity.full_name),
             )
-            fetched = w.row["fetched_at"]
-            if entity.first_seen_at is None or fetched < entity.first_seen_at:
-                entity.first_seen_at = fetched
-                changed.add("first_seen_at")
-            if entity.last_seen_at is None or fetched > entity.last_seen_at:
-                entity.last_seen_at = fetched
-                changed.add("last_seen_at")
-            if item_type == "investor":
-                aliases = merge.merged_aliases(
-                    entity.aliases or [],
-                    [old_names[0], *prepared.seen_names],
-                    (entity.name, entity.full_name),
-                )
-                if aliases != (entity.aliases or []):
-                    entity.aliases = aliases
-                    changed.add("aliases")
-            if changed & {"name", "full_name"}:
-                new_key = merge.entity_key(entity)
-                if new_key != entity.name_key:
-                    entity.name_key = new_key
-                    changed.add("name_key")
-            if prepared.tags:
-                self.tags.setdefault(key, set()).update(prepared.tags)
-            if item_type == "project" and prepared.has_round:
-                self.rounds.append((entity, prepared.normalized_values()))
-            self.dirty.setdefault(key, set()).update(changed)
+            if aliases != (entity.aliases or []):
+                entity.aliases = aliases
+                changed.add("aliases")
+        if changed & {"name", "full_name"}:
+            new_key = merge.entity_key(entity)
+            if new_key != entity.name_key:
+                entity.name_key = new_key
+                changed.add("name_key")
+        if prepared.tags:
+            self.tags.setdefault(key, set()).update(prepared.tags)
+        if item_type == "project" and prepared.has_round:
+            self.rounds.append((entity, prepared.normalized_values()))
+        self.dirty.setdefault(key, set()).update(changed)
 
     def _without_taken_credit_code(
         self, item_type: str, entity: Any, prepared: Prepared
@@ -905,7 +903,7 @@ def _run_batches(
 
     def store(rows: list[dict[str, Any]], prepared: list[Prepared]) -> None:
         nonlocal done
-        run.remember_segmented(prepared)
+        run.remember_prepared(prepared)
         run.store(rows, prepared, reprocess)
         done += len(rows)
         if progress is not None:
@@ -933,12 +931,26 @@ def _run_batches(
     return run.report
 
 
+def batch_sizes(batch_size: int = BATCH_SIZE) -> Iterator[int]:
+    """The sizes of a run's batches: :data:`FIRST_BATCH_SIZE`, then as much larger each time,
+    up to ``batch_size``.
+
+    The pool prepares a batch as one task: a small first batch lets the writer start after
+    a fraction of a second, not after a full batch (~1 s), and it stays busy from then on.
+    """
+    size = min(FIRST_BATCH_SIZE, batch_size)
+    while True:
+        yield size
+        size = min(size + FIRST_BATCH_SIZE, batch_size)
+
+
 def pending_pages(limit: int | None = None, batch_size: int = BATCH_SIZE) -> Iterator[list[dict]]:
     """Pages of raw items not processed yet, oldest id first, up to ``limit`` items."""
     last_id = 0
     left = limit
+    sizes = batch_sizes(batch_size)
     while left is None or left > 0:
-        size = batch_size if left is None else min(batch_size, left)
+        size = next(sizes) if left is None else min(next(sizes), left)
         rows = _raw_rows(
             RawItem.objects.filter(processed_at__isnull=True, pk__gt=last_id).order_by("pk")[:size]
         )
@@ -953,6 +965,10 @@ def pending_pages(limit: int | None = None, batch_size: int = BATCH_SIZE) -> Ite
 def pages_of(ids: list[int], batch_size: int = BATCH_SIZE) -> Iterator[list[dict]]:
     """Pages of the raw items with ``ids``, in id order."""
     ids = sorted(set(ids))
-    for start in range(0, len(ids), batch_size):
-        chunk = ids[start : start + batch_size]
+    start = 0
+    for size in batch_sizes(batch_size):
+        if start >= len(ids):
+            return
+        chunk = ids[start : start + size]
+        start += size
         yield _raw_rows(RawItem.objects.filter(pk__in=chunk).order_by("pk"))

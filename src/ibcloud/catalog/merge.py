@@ -450,12 +450,29 @@ def entity_key(entity: Any) -> str:
     return cached_name_key(entity.full_name or entity.name or "")[:200]
 
 
-@functools.lru_cache(maxsize=100_000)
+#: name → its key, remembered (see :func:`cached_name_key`)
+_name_keys: dict[str, str] = {}
+NAME_KEYS_SIZE = 100_000
+
+
 def cached_name_key(name: str) -> str:
     """``normalization.names.name_key`` remembered (a pure function the writer calls often)."""
-    from ibcloud.catalog.normalization.names import name_key
+    found = _name_keys.get(name)
+    if found is None:
+        from ibcloud.catalog.normalization.names import name_key
 
-    return name_key(name)
+        found = name_key(name)
+        remember_name_keys(((name, found),))
+    return found
+
+
+def remember_name_keys(pairs: Iterable[tuple[str, str]]) -> None:
+    """Remember names' keys computed elsewhere (the ingest workers key every name they see,
+    so the single writer need not key them again)."""
+    for name, key in pairs:
+        if len(_name_keys) >= NAME_KEYS_SIZE:
+            _name_keys.clear()
+        _name_keys[name] = key
 
 
 def contributions(item_type: str, ingestions: Iterable[Ingestion]) -> list[tuple[dict, dict]]:

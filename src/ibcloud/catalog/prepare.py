@@ -43,6 +43,8 @@ class Prepared:
     reason: str
     #: name keys: registered name, short name, aliases
     keys: tuple[str, ...] = ()
+    #: (name, its key) of each of those names, for the writer's :func:`merge.cached_name_key`
+    name_keys: tuple[tuple[str, str], ...] = ()
     #: text → its search_text (the record's names, summary or description, tags)
     segmented: dict[str, str] = field(default_factory=dict)
     #: what the ``Ingestion.normalized`` column stores, as JSON text (see :meth:`stored_json`)
@@ -169,11 +171,16 @@ def prepare(item: tuple[int, str, Any, str]) -> Prepared:
     if item_type == "investor":
         names.extend(values.get("aliases") or [])
     keys = []
+    name_keys = []
     for name in names:
-        key = name_key(str(name)) if name else ""
+        if not name:
+            continue
+        key = name_key(str(name))
+        name_keys.append((str(name), key))
         if key and key not in keys:
             keys.append(key)
     prepared.keys = tuple(keys)
+    prepared.name_keys = tuple(name_keys)
     prepared.segmented = {
         part: _segmented(part, search_text) for part in merge.text_parts(item_type, values)
     }

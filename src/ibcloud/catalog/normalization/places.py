@@ -141,6 +141,8 @@ def division_index() -> DivisionIndex:
         by_code[full] = Division("city", full, row["name"], province + "0000", full)
     for row in read("areas.csv"):
         code, city, province = row["code"], row["cityCode"], row["provinceCode"]
+        if code in by_code:  # a city without districts (东莞市 441900) lists itself as its area
+            continue
         if province in MUNICIPALITIES:
             city_code = province + "0100"
         elif city.endswith("90"):  # county-level city directly under the province
