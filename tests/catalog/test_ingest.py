@@ -488,3 +488,25 @@ def test_ingested_records_are_found_by_keyword_search(sources):
                 "INSERT INTO catalog_project_fts(catalog_project_fts, rank)"
                 " VALUES ('integrity-check', 1)"
             )
+
+
+def test_a_large_run_stores_without_the_garbage_collector_and_restores_it(sources, monkeypatch):
+    import gc
+
+    three_listings(sources)
+    monkeypatch.setattr(ingest, "POOL_THRESHOLD", 1)  # this run counts as large
+    during = []
+    store = ingest.Run.store
+
+    def spy(self, *args, **kwargs):
+        during.append(gc.isenabled())
+        return store(self, *args, **kwargs)
+
+    monkeypatch.setattr(ingest.Run, "store", spy)
+    assert gc.isenabled()
+
+    report = ingest.run_batches(ingest.pending_pages(), total=3, workers=1)
+
+    assert report.processed == 3
+    assert during == [False]
+    assert gc.isenabled()
