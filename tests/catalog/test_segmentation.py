@@ -1,6 +1,32 @@
 """Segmentation: what the search index and the queries are cut into."""
 
-from ibcloud.catalog.segmentation import search_text, segment, subwords
+import functools
+import logging
+
+from ibcloud.catalog.segmentation import DOMAIN_WORDS, search_text, segment, subwords
+
+
+@functools.cache
+def jieba_tokenizer():
+    """The reference: jieba itself (Python) with the same domain words."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    for word in DOMAIN_WORDS:
+        tokenizer.add_word(word)
+    return tokenizer
+
+
+def jieba_subwords(token):
+    """The dictionary words inside ``token``, from jieba's graph of the words it holds."""
+    found = []
+    for start, ends in jieba_tokenizer().get_DAG(token).items():
+        for end in ends:
+            if end > start and end - start + 1 < len(token):
+                found.append(token[start : end + 1])
+    return found
 
 
 def test_segment_cuts_chinese_into_words_and_drops_punctuation():
@@ -68,8 +94,6 @@ def test_search_text_of_nothing_is_empty():
 
 
 def test_cutting_agrees_with_jieba_without_hmm():
-    from ibcloud.catalog.segmentation import _jieba
-
     texts = [
         "得多半导体成立于2015年，专注于功率器件与芯片设计的研发与产业化，产品应用于工业控制。",
         "鼎盛资本是一家专注早中期科技投资的创业投资机构，管理人民币基金和美元基金。",
@@ -78,7 +102,9 @@ def test_cutting_agrees_with_jieba_without_hmm():
     ]
     for text in texts:
         expected = [
-            word for word in _jieba().cut(text, HMM=False) if word.strip() and word.isalnum()
+            word
+            for word in jieba_tokenizer().cut(text, HMM=False)
+            if word.strip() and word.isalnum()
         ]
         assert segment(text) == expected
 
@@ -88,7 +114,7 @@ def test_cutting_agrees_with_jieba_on_every_run_of_the_demo_data_and_reference_f
     import re
     from pathlib import Path
 
-    from ibcloud.catalog.segmentation import _cut_han, _jieba
+    from ibcloud.catalog.segmentation import _cut_han
     from ibcloud.demo.sites.data import generate_investors, generate_projects
 
     texts = []
@@ -103,9 +129,14 @@ def test_cutting_agrees_with_jieba_on_every_run_of_the_demo_data_and_reference_f
     for path in [*data.glob("*.csv"), *labeled.glob("*")]:
         texts.append(path.read_text(encoding="utf-8"))
     runs = {run for text in texts for run in re.findall("[\u4e00-\u9fff]+", text)}
-    tokenizer = _jieba()
+    tokenizer = jieba_tokenizer()
     differing = [
         run for run in sorted(runs) if list(_cut_han(run)) != list(tokenizer.cut(run, HMM=False))
     ]
     assert len(runs) > 5_000
+    assert differing == []
+    # and the words inside each long word are the ones jieba's dictionary holds there
+    words = {word for run in runs for word in _cut_han(run) if len(word) >= 3}
+    differing = [word for word in sorted(words) if subwords(word) != jieba_subwords(word)]
+    assert len(words) > 1_000
     assert differing == []

@@ -805,10 +805,7 @@ def _payload(rows: list[dict[str, Any]]) -> list[tuple[int, str, Any, str]]:
 def _pool(workers: int, rules: Any):
     from ibcloud.catalog.segmentation import segment
 
-    segment("预热")  # load jieba once here, so forked workers share its dictionary
-    # Its ~600k objects live as long as the process: keep them out of every garbage collection
-    # (here and in the forked workers, whose shared pages then also stay shared).
-    gc.freeze()
+    segment("预热")  # load the dictionary once here, so forked workers share it
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     return context.Pool(workers, initializer=init_worker, initargs=(rules,))
@@ -927,7 +924,6 @@ def _run_batches(
     finally:
         pool.terminate()
         pool.join()
-        gc.unfreeze()  # a long-lived job worker collects those objects again (see _pool)
     return run.report
 
 

@@ -1,4 +1,5 @@
-"""Chinese word segmentation for the catalog's full-text search (jieba).
+"""Chinese word segmentation for the catalog's full-text search (jieba's algorithm and
+dictionary, run by jieba-rs through ``rjieba``).
 
 Records and queries go through the same :func:`segment`, so a query word is looked up in the same
 pieces it was indexed in. Choices that keep the two sides agreeing:
@@ -22,15 +23,13 @@ search for part of a compound still finds it.
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 import unicodedata
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # loaded on first use: a process that never segments text skips them
-    import jieba
+if TYPE_CHECKING:  # loaded on first use: a process that never segments text skips it
     import rjieba
 
 #: Industry, technology and finance words jieba's dictionary lacks or would cut into pieces.
@@ -60,26 +59,7 @@ _HAN = re.compile(f"[{_HAN_CHARS}]")
 #: token, as FTS5's unicode61 and PostgreSQL's parser see a word; "_" separates, as there)
 _RUN = re.compile(f"([{_HAN_CHARS}]+)|[^\\W_{_HAN_CHARS}]+")
 
-_tokenizer: jieba.Tokenizer | None = None
 _lock = threading.Lock()
-
-
-def _jieba() -> jieba.Tokenizer:
-    """The process's own jieba tokenizer, loaded once (jieba ships its dictionary)."""
-    global _tokenizer
-    if _tokenizer is None:
-        import jieba
-
-        with _lock:
-            if _tokenizer is None:
-                # jieba logs the dictionary loading at DEBUG/INFO on its own logger
-                jieba.setLogLevel(logging.WARNING)
-                tokenizer = jieba.Tokenizer()
-                tokenizer.initialize()
-                for word in DOMAIN_WORDS:
-                    tokenizer.add_word(word)
-                _tokenizer = tokenizer
-    return _tokenizer
 
 
 def normalize(text: str) -> str:
@@ -96,18 +76,17 @@ _cutter: rjieba.Jieba | None = None
 
 
 def _rjieba() -> rjieba.Jieba:
-    """jieba-rs (through rjieba) with the same dictionary as :func:`_jieba`: its own copy of
-    jieba's dictionary, plus :data:`DOMAIN_WORDS` at the frequencies jieba gave them."""
+    """jieba-rs (through rjieba): its copy of jieba's dictionary plus :data:`DOMAIN_WORDS`, each
+    at the frequency jieba-rs suggests for it (as jieba's ``add_word`` does)."""
     global _cutter
     if _cutter is None:
         import rjieba
 
-        tokenizer = _jieba()  # outside the lock, which it takes itself
         with _lock:
             if _cutter is None:
                 cutter = rjieba.Jieba()
                 for word in DOMAIN_WORDS:
-                    cutter.add_word(word, tokenizer.FREQ[word], None)
+                    cutter.add_word(word, None, None)
                 _cutter = cutter
     return _cutter
 
@@ -117,10 +96,11 @@ def _cut_han(run: str) -> tuple[str, ...]:
     """A run of Chinese characters cut as ``jieba.cut(run, HMM=False)`` cuts it.
 
     By jieba-rs, the same algorithm over the same dictionary about five times as fast (the
-    ingest pipeline segments thousands of records a second); it agreed with jieba on every one
-    of 135,812 distinct runs of the benchmark's records and the financing events in
-    ``shared/data`` (see tests/catalog/test_segmentation.py). Remembered: runs between
-    punctuation ("有限公司", "公司本轮融资主要用于...") recur across records and sources.
+    ingest pipeline segments thousands of records a second); with the domain words added to both,
+    it agreed with jieba on every one of the 142,501 distinct runs of the benchmark's records,
+    the demo data and the reference files (tests/catalog/test_segmentation.py checks the demo
+    data and reference files against jieba on each run). Remembered: runs between punctuation
+    ("有限公司", "公司本轮融资主要用于...") recur across records and sources.
     """
     return tuple(_rjieba().cut(run, False))
 
@@ -160,13 +140,8 @@ def subwords(token: str) -> list[str]:
 
 @lru_cache(maxsize=50_000)
 def _subwords(token: str) -> tuple[str, ...]:
-    found = []
-    dag = _jieba().get_DAG(token)
-    for start, ends in dag.items():
-        for end in ends:
-            if end > start and end - start + 1 < len(token):
-                found.append(token[start : end + 1])
-    return tuple(found)
+    # full mode lists every dictionary word in the token, by start, then by length
+    return tuple(word for word in _rjieba().cut_all(token) if 2 <= len(word) < len(token))
 
 
 def search_text(*parts: str) -> str:
