@@ -80,6 +80,26 @@ def three_listings(sources):
     ]
 
 
+def project_groups():
+    """The raw item ids of each project, sorted."""
+    return sorted(
+        sorted(Ingestion.objects.filter(project_id=pid).values_list("raw_item_id", flat=True))
+        for pid in Project.objects.values_list("id", flat=True)
+    )
+
+
+def groups_in_one_batch_and_one_by_one(items):
+    """:func:`project_groups` after ingesting ``items`` in one batch, then one by one."""
+    services.ingest_pending()
+    in_one_batch = project_groups()
+    Project.objects.all().delete()
+    Ingestion.objects.all().delete()
+    RawItem.objects.update(processed_at=None)
+    for item in items:
+        services.ingest_raw_items([item])
+    return in_one_batch, project_groups()
+
+
 # --- acceptance -------------------------------------------------------------------------------
 
 
@@ -148,22 +168,10 @@ def test_a_listing_naming_two_records_joins_the_older_whatever_the_batches(sourc
     short = raw_item(exchange, {"name": "睿博智驾", "city": "青岛"})
     both = raw_item(kr, {"name": "睿博智驾", "full_name": full_name, "location": "山东·青岛"})
 
-    def groups():
-        return sorted(
-            sorted(Ingestion.objects.filter(project_id=pid).values_list("raw_item_id", flat=True))
-            for pid in Project.objects.values_list("id", flat=True)
-        )
-
-    services.ingest_pending()
-    in_one_batch = groups()
-    Project.objects.all().delete()
-    Ingestion.objects.all().delete()
-    RawItem.objects.update(processed_at=None)
-    for item in (registered, short, both):
-        services.ingest_raw_items([item])
+    in_one_batch, one_by_one = groups_in_one_batch_and_one_by_one([registered, short, both])
 
     assert in_one_batch == [[registered.pk, both.pk], [short.pk]]
-    assert groups() == in_one_batch
+    assert one_by_one == in_one_batch
 
 
 def test_a_record_is_matched_by_the_names_it_holds_whatever_the_batches(sources):
@@ -175,22 +183,10 @@ def test_a_record_is_matched_by_the_names_it_holds_whatever_the_batches(sources)
     winner = raw_item(kr, {"name": "云图智能", "full_name": full_name, "location": "广东·深圳"})
     later = raw_item(pedaily, {"name": "云图视觉", "location": "深圳"})
 
-    def groups():
-        return sorted(
-            sorted(Ingestion.objects.filter(project_id=pid).values_list("raw_item_id", flat=True))
-            for pid in Project.objects.values_list("id", flat=True)
-        )
-
-    services.ingest_pending()
-    in_one_batch = groups()
-    Project.objects.all().delete()
-    Ingestion.objects.all().delete()
-    RawItem.objects.update(processed_at=None)
-    for item in (lost, winner, later):
-        services.ingest_raw_items([item])
+    in_one_batch, one_by_one = groups_in_one_batch_and_one_by_one([lost, winner, later])
 
     assert in_one_batch == [[lost.pk, winner.pk], [later.pk]]
-    assert groups() == in_one_batch
+    assert one_by_one == in_one_batch
 
 
 def test_similar_names_of_different_companies_stay_apart(sources):
