@@ -639,9 +639,6 @@ class _Batch:
                 with search.triggers_suspended(connection, table):
                     update_rows(model, to_update, sorted(columns))
                     search.reindex_rows(connection, table, reindex)
-                index = run.indexes[item_type]
-                for entity in to_update:
-                    index.add(candidate_of(entity, item_type))
         self._write_tags()
         self._write_rounds()
         self._write_ingestions()

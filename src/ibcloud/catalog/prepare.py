@@ -41,9 +41,7 @@ class Prepared:
     ignored: list[str]
     reason_code: str
     reason: str
-    #: name keys: registered name, short name, aliases
-    keys: tuple[str, ...] = ()
-    #: (name, its key) of each of those names, for the writer's :func:`merge.cached_name_key`
+    #: (name, its key) of the registered name, the short name and the aliases
     name_keys: tuple[tuple[str, str], ...] = ()
     #: text → its search_text (the record's names, summary or description, tags)
     segmented: dict[str, str] = field(default_factory=dict)
@@ -61,6 +59,11 @@ class Prepared:
     seen_names: tuple[str, ...] = ()
     #: whether it names investors of a funding round
     has_round: bool = False
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The name keys dedup probes with, each once, in the order of :attr:`name_keys`."""
+        return tuple(dict.fromkeys(key for _name, key in self.name_keys if key))
 
     def stored_json(self) -> JSONText:
         """The ``Ingestion.normalized`` value: the normalized fields, plus ``_ignored`` keys."""
@@ -170,17 +173,7 @@ def prepare(item: tuple[int, str, Any, str]) -> Prepared:
     names = [values.get("full_name"), values.get("name")]
     if item_type == "investor":
         names.extend(values.get("aliases") or [])
-    keys = []
-    name_keys = []
-    for name in names:
-        if not name:
-            continue
-        key = name_key(str(name))
-        name_keys.append((str(name), key))
-        if key and key not in keys:
-            keys.append(key)
-    prepared.keys = tuple(keys)
-    prepared.name_keys = tuple(name_keys)
+    prepared.name_keys = tuple((str(name), name_key(str(name))) for name in names if name)
     prepared.segmented = {
         part: _segmented(part, search_text) for part in merge.text_parts(item_type, values)
     }
