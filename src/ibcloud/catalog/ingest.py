@@ -584,9 +584,6 @@ class _Batch:
             with search.triggers_suspended(connection, table):
                 insert_objects(model, new, now)
                 search.index_rows(connection, table, [(e.pk, e.search_text) for e in new])
-            index = run.indexes[item_type]
-            for entity in new:
-                index.add(candidate_of(entity, item_type))
         # Changed records.
         created = {id(entity) for entity in self.created.values()}
         for item_type in ("project", "investor"):
